@@ -1,0 +1,172 @@
+import {
+  ApplicationCommandOptionType,
+  ApplicationIntegrationType,
+  InteractionContextType,
+  MessageFlags,
+  PermissionFlagsBits,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type ModalSubmitInteraction,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import type { Command, CommandContext, ComponentInteraction } from '../src/discord/command.js';
+import { optionsFromModels } from '../src/discord/commandOptions.js';
+import type { CustomId } from '../src/discord/customId.js';
+import { EDIT_FIELDS, IMAGINE_COMMAND, renderEditModal } from '../src/discord/views.js';
+import { UserError } from '../src/errors.js';
+import { parseGenerationInput, randomSeed } from '../src/models/parse.js';
+import { MODELS, findModel, type GenerationInput, type ImageModel } from '../src/models/registry.js';
+import type { Generation } from '../src/store/generations.js';
+
+export const MODEL_OPTION = 'model';
+
+const data = {
+  name: IMAGINE_COMMAND,
+  description: 'Make images from a text prompt with Google Imagen 4',
+  options: [
+    ...optionsFromModels(MODELS),
+    {
+      type: ApplicationCommandOptionType.String,
+      name: MODEL_OPTION,
+      description: 'Which Imagen 4 model to use (Fast is cheapest, Ultra is most detailed)',
+      required: false,
+      choices: MODELS.map((model) => ({ name: model.label, value: model.id })),
+    },
+  ],
+  contexts: [InteractionContextType.Guild],
+  integration_types: [ApplicationIntegrationType.GuildInstall],
+} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+
+const MESSAGES = {
+  gone: 'This image is no longer in the bot’s records, so this button cannot be used. Run /imagine again.',
+  deleteDenied: 'Only the member who asked for these images, or someone with Manage Messages, can delete them.',
+  cancelDenied: 'Only the member who started this job can cancel it.',
+  notRunning: 'This job has already finished, so there is nothing to cancel.',
+  cancelling: 'Cancelling…',
+} as const;
+
+/** `/imagine`: validates the options against the chosen model's schema, acknowledges, and starts the job. */
+async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
+  const model = requireModel(interaction.options.getString(MODEL_OPTION) ?? context.config.defaultModel);
+  const raw: Record<string, unknown> = {};
+  for (const option of interaction.options.data) {
+    if (option.name !== MODEL_OPTION) raw[option.name] = option.value;
+  }
+  const input = parseOrExplain(model, raw);
+  await interaction.deferReply();
+  startGeneration(interaction, context, model, input, null);
+}
+
+/** The buttons and the Edit modal. Every handler reloads its generation by id, so none of them ever expires. */
+async function handleComponent(
+  interaction: ComponentInteraction,
+  customId: CustomId,
+  context: CommandContext,
+): Promise<void> {
+  const generation = context.store.get(customId.id);
+  if (!generation) throw new UserError(MESSAGES.gone);
+  if (customId.action === 'edit-submit') {
+    if (!interaction.isModalSubmit()) throw new UserError(MESSAGES.gone);
+    await submitEdit(interaction, generation, context);
+    return;
+  }
+  if (!interaction.isButton()) throw new UserError(MESSAGES.gone);
+  switch (customId.action) {
+    case 'same':
+    case 'new':
+      await reroll(interaction, generation, context, customId.action === 'new');
+      return;
+    case 'edit':
+      await interaction.showModal(renderEditModal(generation));
+      return;
+    case 'delete':
+      await deleteResult(interaction, generation, context);
+      return;
+    case 'cancel':
+      await cancel(interaction, generation, context);
+      return;
+  }
+}
+
+async function reroll(
+  interaction: ButtonInteraction,
+  generation: Generation,
+  context: CommandContext,
+  freshSeed: boolean,
+): Promise<void> {
+  const model = requireModel(generation.modelId);
+  const input = parseOrExplain(model, freshSeed ? { ...generation.input, seed: randomSeed() } : generation.input);
+  await interaction.deferReply();
+  startGeneration(interaction, context, model, input, generation.id);
+}
+
+async function submitEdit(interaction: ModalSubmitInteraction, generation: Generation, context: CommandContext): Promise<void> {
+  const model = requireModel(generation.modelId);
+  const negative = interaction.fields.getTextInputValue(EDIT_FIELDS.negativePrompt);
+  const { negative_prompt: _previous, ...rest } = generation.input;
+  const input = parseOrExplain(model, {
+    ...rest,
+    prompt: interaction.fields.getTextInputValue(EDIT_FIELDS.prompt),
+    ...(negative.trim() && { negative_prompt: negative }),
+  });
+  await interaction.deferReply();
+  startGeneration(interaction, context, model, input, generation.id);
+}
+
+async function deleteResult(interaction: ButtonInteraction, generation: Generation, context: CommandContext): Promise<void> {
+  const allowed =
+    interaction.user.id === generation.requesterId ||
+    (interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages) ?? false);
+  if (!allowed) throw new UserError(MESSAGES.deleteDenied);
+  await interaction.deferUpdate();
+  await interaction.deleteReply();
+  if (generation.messageId === interaction.message.id) context.store.clearMessage(generation.id);
+  context.logger.info('result deleted', { generation: generation.id, by: interaction.user.id });
+}
+
+async function cancel(interaction: ButtonInteraction, generation: Generation, context: CommandContext): Promise<void> {
+  if (interaction.user.id !== generation.requesterId) throw new UserError(MESSAGES.cancelDenied);
+  if (!context.generations.cancel(generation.id)) throw new UserError(MESSAGES.notRunning);
+  // The job itself edits the message to say it was cancelled.
+  await interaction.reply({ content: MESSAGES.cancelling, flags: MessageFlags.Ephemeral });
+}
+
+function startGeneration(
+  interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
+  context: CommandContext,
+  model: ImageModel,
+  input: GenerationInput,
+  parentId: number | null,
+): void {
+  const generation = context.generations.create({
+    modelId: model.id as Generation['modelId'],
+    input,
+    requesterId: interaction.user.id,
+    guildId: interaction.guildId,
+    channelId: requireChannel(interaction.channelId),
+    applicationId: interaction.applicationId,
+    interactionToken: interaction.token,
+    interactionCreatedAt: interaction.createdTimestamp,
+    parentId,
+  });
+  void context.generations.start(generation, context.replyTargetFor(generation));
+}
+
+function requireChannel(channelId: string | null): string {
+  if (!channelId) throw new UserError('/imagine only works in a server channel.');
+  return channelId;
+}
+
+function requireModel(id: string): ImageModel {
+  const model = findModel(id);
+  if (!model) throw new UserError('That model is not offered by this bot any more. Pick another one.');
+  return model;
+}
+
+function parseOrExplain(model: ImageModel, raw: Readonly<Record<string, unknown>>): GenerationInput {
+  const parsed = parseGenerationInput(model, raw);
+  if (!parsed.ok) throw new UserError(parsed.problems.join('\n'));
+  return parsed.input;
+}
+
+export default { data, execute, handleComponent } satisfies Command;

@@ -1,0 +1,115 @@
+import { Client, Events, Options, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import type { Config } from './config.js';
+import type { Command, CommandContext } from './discord/command.js';
+import { InteractionReplyTarget } from './discord/interactionReply.js';
+import { syncCommands } from './discord/registration.js';
+import { createInteractionRouter } from './discord/router.js';
+import { createFal } from './fal/client.js';
+import { GenerationService } from './generation/service.js';
+import { errorContext, type Logger } from './logger.js';
+import { openDatabase, type Db } from './store/database.js';
+import { GenerationStore } from './store/generations.js';
+import { SettingsStore } from './store/settings.js';
+
+/**
+ * Discord's REST timeout covers the whole request, upload included, and a timed-out request is retried:
+ * a slow upload of four large images must not time out into a duplicate post.
+ */
+const REST_TIMEOUT_MS = 120_000;
+
+export interface Bot {
+  readonly client: Client;
+  readonly db: Db;
+  readonly store: GenerationStore;
+  readonly generations: GenerationService;
+  /** Logs in, registers commands if they changed, and starts answering interactions. */
+  start(): Promise<void>;
+  /** Waits (up to `graceMs`) for running jobs, then logs out and closes the database. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The composition root's workhorse: builds every service from the config and wires them together. */
+export function createBot(config: Config, options: { logger: Logger; commands: ReadonlyMap<string, Command> }): Bot {
+  const { logger, commands } = options;
+  const db = openDatabase(config.databasePath);
+  const store = new GenerationStore(db);
+  const settings = new SettingsStore(db);
+  const fal = createFal({ key: config.falKey, baseUrl: config.falBaseUrl });
+  const generations = new GenerationService({
+    store,
+    fal,
+    logger,
+    pollIntervalMs: config.falPollIntervalMs,
+    jobTimeoutMs: config.jobTimeoutMs,
+    download: { timeoutMs: config.imageDownloadTimeoutMs, maxBytes: config.imageMaxBytes },
+  });
+
+  const client = new Client({
+    // Interactions need no gateway intent; without the Guilds intent no guild cache is built at all.
+    intents: [],
+    rest: { timeout: REST_TIMEOUT_MS, ...(config.discordApiUrl && { api: config.discordApiUrl }) },
+    allowedMentions: { parse: [], repliedUser: false },
+    makeCache: Options.cacheWithLimits({
+      ...Options.DefaultMakeCacheSettings,
+      MessageManager: 0,
+      ReactionManager: 0,
+      GuildMemberManager: 0,
+      UserManager: 0,
+      PresenceManager: 0,
+      VoiceStateManager: 0,
+    }),
+  });
+
+  let context: CommandContext | undefined;
+  const contextFor = (): CommandContext => {
+    if (context) return context;
+    if (!client.isReady()) throw new Error('interaction received before the client was ready');
+    const target = new InteractionReplyTarget(client, store);
+    context = { config, logger, client, generations, store, replyTargetFor: () => target };
+    return context;
+  };
+  const route = createInteractionRouter(commands, contextFor, logger);
+  client.on(Events.InteractionCreate, (interaction) => {
+    route(interaction).catch((error: unknown) => logger.error('interaction routing failed', errorContext(error)));
+  });
+  client.on(Events.Error, (error) => logger.error('discord client error', errorContext(error)));
+  client.on(Events.Warn, (message) => logger.warn('discord client warning', { detail: message }));
+
+  return {
+    client,
+    db,
+    store,
+    generations,
+    async start() {
+      const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
+      await client.login(config.discordToken);
+      const readyClient = await ready;
+      logger.info('logged in to Discord', { user: readyClient.user.id, application: readyClient.application.id });
+      await syncCommands({
+        rest: client.rest,
+        applicationId: readyClient.application.id,
+        guildId: config.guildId,
+        commands: commandData(commands),
+        settings,
+        logger,
+      });
+    },
+    async stop(graceMs = 10_000) {
+      client.removeAllListeners(Events.InteractionCreate);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        generations.idle(),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      await client.destroy();
+      db.close();
+    },
+  };
+}
+
+export function commandData(commands: ReadonlyMap<string, Command>): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+  return [...commands.values()].map((command) => command.data);
+}

@@ -1,0 +1,47 @@
+import { REST, Routes, type APIApplication } from 'discord.js';
+import { commandData } from './bot.js';
+import { ConfigError, loadConfigFromEnvironment } from './config.js';
+import { loadCommands } from './discord/loadCommands.js';
+import { syncCommands } from './discord/registration.js';
+import { createLogger, errorContext } from './logger.js';
+import { openDatabase } from './store/database.js';
+import { SettingsStore } from './store/settings.js';
+
+/**
+ * `npm run deploy-commands`: registers the slash commands now, even if they look unchanged
+ * (e.g. after someone deleted them in the Developer Portal). The bot does this by itself at start when needed.
+ */
+async function deploy(): Promise<void> {
+  let config;
+  try {
+    config = loadConfigFromEnvironment();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) process.stderr.write(`- ${problem}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const logger = createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] });
+  const rest = new REST(config.discordApiUrl ? { api: config.discordApiUrl } : {}).setToken(config.discordToken);
+  const db = openDatabase(config.databasePath);
+  try {
+    const application = (await rest.get(Routes.currentApplication())) as APIApplication;
+    const commands = await loadCommands(new URL('../commands/', import.meta.url));
+    await syncCommands({
+      rest,
+      applicationId: application.id,
+      guildId: config.guildId,
+      commands: commandData(commands),
+      settings: new SettingsStore(db),
+      logger,
+      force: true,
+    });
+  } catch (error) {
+    logger.error('could not register the commands', errorContext(error));
+    process.exitCode = 1;
+  } finally {
+    db.close();
+  }
+}
+
+await deploy();

@@ -1,0 +1,48 @@
+import type {
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  Client,
+  ModalSubmitInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import type { GenerationService, ReplyTarget } from '../generation/service.js';
+import type { Logger } from '../logger.js';
+import type { Generation, GenerationStore } from '../store/generations.js';
+import type { CustomId } from './customId.js';
+
+/** What command handlers get to work with. Handlers stay thin: read input, call a service, render a view. */
+export interface CommandContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly client: Client<true>;
+  readonly generations: GenerationService;
+  readonly store: GenerationStore;
+  /** Where a generation's progress and result go (its interaction reply). */
+  replyTargetFor(generation: Generation): ReplyTarget;
+}
+
+export type ComponentInteraction = ButtonInteraction | ModalSubmitInteraction;
+
+/**
+ * One slash command module (`commands/<name>.ts`), in the shape of discord.js's bot template:
+ * `export default { data, execute } satisfies Command`. Buttons and modals whose custom_id starts with the
+ * command's name are routed to `handleComponent`.
+ */
+export interface Command {
+  readonly data: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void>;
+  handleComponent?(interaction: ComponentInteraction, customId: CustomId, context: CommandContext): Promise<void>;
+}
+
+const CommandShape = z.object({
+  data: z.object({ name: z.string().regex(/^[-_\p{L}\p{N}]{1,32}$/u), description: z.string().min(1).max(100) }).loose(),
+  execute: z.function(),
+  handleComponent: z.function().optional(),
+});
+
+/** Checks that a loaded module really is a {@link Command}, as the discord.js template's loader does. */
+export function isCommand(value: unknown): value is Command {
+  return CommandShape.safeParse(value).success;
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/**
+ * Every button and modal the bot sends carries `<command>:<action>:<generationId>`. The handler reloads the
+ * generation from the database by id, so a button keeps working after any restart (no collectors, no memory).
+ */
+export const COMPONENT_ACTIONS = ['same', 'new', 'edit', 'edit-submit', 'delete', 'cancel'] as const;
+export type ComponentAction = (typeof COMPONENT_ACTIONS)[number];
+
+export interface CustomId {
+  readonly command: string;
+  readonly action: ComponentAction;
+  readonly id: number;
+}
+
+/** Discord's limit on custom_id length. */
+export const CUSTOM_ID_MAX_LENGTH = 100;
+
+const CustomIdParts = z.tuple([
+  z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  z.enum(COMPONENT_ACTIONS),
+  z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/)
+    .transform(Number)
+    .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER)),
+]);
+
+export function encodeCustomId(value: CustomId): string {
+  const encoded = `${value.command}:${value.action}:${value.id}`;
+  if (encoded.length > CUSTOM_ID_MAX_LENGTH || !CustomIdParts.safeParse(encoded.split(':')).success) {
+    throw new RangeError(`cannot encode custom_id for ${value.command}/${value.action}`);
+  }
+  return encoded;
+}
+
+/** Parses a custom_id; anything not made by {@link encodeCustomId} (old, foreign or tampered) gives undefined. */
+export function decodeCustomId(raw: string): CustomId | undefined {
+  if (raw.length > CUSTOM_ID_MAX_LENGTH) return undefined;
+  const parsed = CustomIdParts.safeParse(raw.split(':'));
+  if (!parsed.success) return undefined;
+  const [command, action, id] = parsed.data;
+  return { command, action, id };
+}

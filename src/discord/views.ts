@@ -1,0 +1,215 @@
+import {
+  ActionRowBuilder,
+  AttachmentBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  LabelBuilder,
+  ModalBuilder,
+  TextInputBuilder,
+  TextInputStyle,
+  TimestampStyles,
+  messageLink,
+  time,
+  userMention,
+  type MessageActionRowComponentBuilder,
+} from 'discord.js';
+import type { DownloadedImage } from '../generation/images.js';
+import type { Failure, Progress } from '../generation/service.js';
+import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH } from '../models/imagen4.js';
+import { findModel } from '../models/registry.js';
+import type { Generation } from '../store/generations.js';
+import { encodeCustomId, type ComponentAction } from './customId.js';
+import { quoteUserText } from './text.js';
+
+/** The command whose name prefixes every custom_id these views create. */
+export const IMAGINE_COMMAND = 'imagine';
+
+/** Mentions are shown but never ping: a prompt with @everyone in it stays harmless. */
+export const NO_PINGS = { parse: [] as never[], repliedUser: false };
+
+const PROMPT_PREVIEW_LENGTH = 900;
+const NEGATIVE_PREVIEW_LENGTH = 300;
+
+export interface MessageView {
+  content: string;
+  components: ActionRowBuilder<MessageActionRowComponentBuilder>[];
+  files?: AttachmentBuilder[];
+  allowedMentions: typeof NO_PINGS;
+}
+
+function button(action: ComponentAction, id: number, label: string, style: ButtonStyle, emoji?: string): ButtonBuilder {
+  const built = new ButtonBuilder()
+    .setCustomId(encodeCustomId({ command: IMAGINE_COMMAND, action, id }))
+    .setLabel(label)
+    .setStyle(style);
+  return emoji ? built.setEmoji(emoji) : built;
+}
+
+function row(...buttons: ButtonBuilder[]): ActionRowBuilder<MessageActionRowComponentBuilder> {
+  return new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(buttons);
+}
+
+function promptLines(generation: Generation): string[] {
+  const lines = [`**${quoteUserText(generation.input.prompt, PROMPT_PREVIEW_LENGTH)}**`];
+  if (generation.input.negative_prompt) {
+    lines.push(`-# Without: ${quoteUserText(generation.input.negative_prompt, NEGATIVE_PREVIEW_LENGTH)}`);
+  }
+  return lines;
+}
+
+function parameterLine(generation: Generation): string {
+  const { input } = generation;
+  const model = findModel(generation.modelId);
+  return [
+    `Seed \`${input.seed}\``,
+    input.aspect_ratio,
+    ...(input.resolution ? [input.resolution] : []),
+    model?.label ?? generation.modelId,
+  ].join(' · ');
+}
+
+function progressLine(progress: Progress): string {
+  switch (progress.phase) {
+    case 'submitting':
+      return '⏳ Sending to fal…';
+    case 'queued':
+      return progress.position > 0 ? `⏳ In fal's queue, position ${progress.position}` : "⏳ Next in fal's queue";
+    case 'running':
+      return '🎨 Generating…';
+    case 'downloading':
+      return '📥 Fetching the images…';
+  }
+}
+
+/** The reply while a job waits or runs. Elapsed time is a Discord relative timestamp, so it ticks without edits. */
+export function renderProgress(generation: Generation, progress: Progress): MessageView {
+  const count = generation.input.num_images;
+  return {
+    content: [
+      ...promptLines(generation),
+      `${parameterLine(generation)} · ${count} image${count === 1 ? '' : 's'}`,
+      `${progressLine(progress)} · started ${time(Math.floor(generation.createdAt / 1000), TimestampStyles.RelativeTime)}`,
+    ].join('\n'),
+    components: [row(button('cancel', generation.id, 'Cancel', ButtonStyle.Secondary, '✖️'))],
+    allowedMentions: NO_PINGS,
+  };
+}
+
+/** Link to the message that shows a generation, for rerolls that point back at their original. */
+export function generationLink(generation: Generation): string | undefined {
+  if (!generation.messageId) return undefined;
+  return generation.guildId
+    ? messageLink(generation.channelId, generation.messageId, generation.guildId)
+    : messageLink(generation.channelId, generation.messageId);
+}
+
+export function resultButtons(id: number): ActionRowBuilder<MessageActionRowComponentBuilder> {
+  return row(
+    button('same', id, 'Same seed', ButtonStyle.Secondary, '🔁'),
+    button('new', id, 'New seed', ButtonStyle.Primary, '🎲'),
+    button('edit', id, 'Edit', ButtonStyle.Secondary, '✏️'),
+    button('delete', id, 'Delete', ButtonStyle.Danger, '🗑️'),
+  );
+}
+
+/** The finished message: the images as attachments, the parameters, and the buttons that never die. */
+export function renderResult(
+  generation: Generation,
+  images: readonly DownloadedImage[],
+  missing: number,
+  options: { finishedAt: number; parent?: Generation | undefined },
+): MessageView {
+  const seconds = Math.max(0, (options.finishedAt - generation.createdAt) / 1000);
+  const lines = [
+    ...promptLines(generation),
+    `${parameterLine(generation)} · ${seconds.toFixed(1)} s · ${userMention(generation.requesterId)}`,
+  ];
+  const parentLink = options.parent && generationLink(options.parent);
+  if (parentLink) lines.push(`-# ↪ Reroll of ${parentLink}`);
+  if (missing > 0) {
+    const total = images.length + missing;
+    lines.push(`⚠️ ${missing} of ${total} images could not be downloaded from fal.`);
+  }
+  return {
+    content: lines.join('\n'),
+    files: images.map((image) => new AttachmentBuilder(image.data, { name: image.fileName })),
+    components: [resultButtons(generation.id)],
+    allowedMentions: NO_PINGS,
+  };
+}
+
+/** Plain words for every way a job can end without images. Never includes raw error text. */
+export function failureMessage(generation: Generation, failure: Failure): string {
+  switch (failure.kind) {
+    case 'safety':
+      return "🚫 The model's safety filter refused this prompt. Try rewording it (the Edit button lets you change it).";
+    case 'invalid_input':
+      return failure.field
+        ? `⚠️ fal rejected the ${failure.field.replaceAll('_', ' ')} option. Check it and try again.`
+        : '⚠️ fal rejected one of the options. Check them and try again.';
+    case 'unauthorized':
+      return '⚠️ The bot is not set up correctly: fal refused its key. Please tell a server admin.';
+    case 'no_credit':
+      return "⚠️ The bot's fal account is out of credit. Please tell a server admin.";
+    case 'busy':
+      return '⌛ fal is busy or unreachable right now. Please try again in a minute.';
+    case 'timeout':
+      return '⌛ This took too long at fal, so it was cancelled. Please try again.';
+    case 'cancelled':
+      return `✖️ Cancelled by ${userMention(generation.requesterId)}.`;
+    case 'download':
+      return '⚠️ The images were made, but could not be downloaded from fal. Please try again.';
+    case 'delivery':
+      return '⚠️ The images were made, but Discord would not accept the upload. Please try again.';
+    case 'model_unavailable':
+      return '⚠️ This model is no longer offered by the bot. Run /imagine again to pick another.';
+    case 'unknown':
+      return `⚠️ Something went wrong on our side. Please try again; if it keeps happening, tell a server admin (job #${generation.id}).`;
+  }
+}
+
+/** The reply when a job ends without images: what happened, and the buttons that make sense next. */
+export function renderFailure(generation: Generation, failure: Failure): MessageView {
+  const retry = button('same', generation.id, 'Try again', ButtonStyle.Primary, '🔁');
+  const edit = button('edit', generation.id, 'Edit', ButtonStyle.Secondary, '✏️');
+  const components =
+    failure.kind === 'safety' || failure.kind === 'invalid_input'
+      ? [row(edit)]
+      : failure.kind === 'unauthorized' || failure.kind === 'no_credit' || failure.kind === 'model_unavailable'
+        ? []
+        : [row(retry, edit)];
+  return {
+    content: [...promptLines(generation), failureMessage(generation, failure)].join('\n'),
+    components,
+    allowedMentions: NO_PINGS,
+  };
+}
+
+export const EDIT_FIELDS = { prompt: 'prompt', negativePrompt: 'negative_prompt' } as const;
+
+/** The Edit modal, prefilled with the generation's prompt and negative prompt. */
+export function renderEditModal(generation: Generation): ModalBuilder {
+  const prompt = new TextInputBuilder()
+    .setCustomId(EDIT_FIELDS.prompt)
+    .setStyle(TextInputStyle.Paragraph)
+    .setRequired(true)
+    .setMinLength(1)
+    .setMaxLength(PROMPT_MAX_LENGTH)
+    .setValue(generation.input.prompt);
+  const negative = new TextInputBuilder()
+    .setCustomId(EDIT_FIELDS.negativePrompt)
+    .setStyle(TextInputStyle.Paragraph)
+    .setRequired(false)
+    .setMaxLength(NEGATIVE_PROMPT_MAX_LENGTH);
+  if (generation.input.negative_prompt) negative.setValue(generation.input.negative_prompt);
+  return new ModalBuilder()
+    .setCustomId(encodeCustomId({ command: IMAGINE_COMMAND, action: 'edit-submit', id: generation.id }))
+    .setTitle('Edit and generate again')
+    .addLabelComponents(
+      new LabelBuilder().setLabel('Prompt').setTextInputComponent(prompt),
+      new LabelBuilder()
+        .setLabel('Negative prompt')
+        .setDescription('What to keep out of the image (optional)')
+        .setTextInputComponent(negative),
+    );
+}

@@ -1,0 +1,74 @@
+/** One downloaded image, ready to attach to a Discord message. */
+export interface DownloadedImage {
+  readonly index: number;
+  readonly data: Buffer;
+  readonly contentType: string;
+  /** Short ASCII file name, e.g. `imagen-42-1.png` (prompts as file names have broken other bots). */
+  readonly fileName: string;
+}
+
+export class ImageDownloadError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'timeout' | 'too_large' | 'http' | 'network',
+  ) {
+    super(message);
+    this.name = 'ImageDownloadError';
+  }
+}
+
+const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+
+export function imageFileName(generationId: number, index: number, contentType: string): string {
+  return `imagen-${generationId}-${index + 1}.${EXTENSIONS[contentType] ?? 'png'}`;
+}
+
+/**
+ * Downloads one image with a time limit and a size cap, streaming so a huge body is cut off early
+ * rather than buffered whole.
+ */
+export async function downloadImage(
+  url: string,
+  options: { timeoutMs: number; maxBytes: number; fetch?: typeof fetch },
+): Promise<{ data: Buffer; contentType: string }> {
+  const doFetch = options.fetch ?? fetch;
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let response: Response;
+  try {
+    response = await doFetch(url, { signal });
+  } catch (error) {
+    throw toDownloadError(error);
+  }
+  if (!response.ok || !response.body) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new ImageDownloadError(`image download answered ${response.status}`, 'http');
+  }
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > options.maxBytes) {
+    await response.body.cancel().catch(() => undefined);
+    throw new ImageDownloadError(`image is ${declared} bytes, over the ${options.maxBytes} cap`, 'too_large');
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      size += chunk.byteLength;
+      if (size > options.maxBytes) {
+        throw new ImageDownloadError(`image is over the ${options.maxBytes} byte cap`, 'too_large');
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    throw toDownloadError(error);
+  }
+  const contentType = (response.headers.get('content-type') ?? 'image/png').split(';')[0]?.trim() ?? 'image/png';
+  return { data: Buffer.concat(chunks, size), contentType };
+}
+
+function toDownloadError(error: unknown): ImageDownloadError {
+  if (error instanceof ImageDownloadError) return error;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return new ImageDownloadError('image download timed out', 'timeout');
+  }
+  return new ImageDownloadError('image download failed', 'network');
+}

@@ -1,0 +1,64 @@
+/**
+ * Sends the latest of a stream of values at most once per interval: the first at once, later ones after the
+ * interval has passed since the previous send (only the newest waiting value is kept). Discord rate-limits
+ * message edits at about one per 1-2 s per channel, so a job's progress must never be edited on every poll.
+ */
+export class ProgressThrottle<T> {
+  readonly #intervalMs: number;
+  readonly #send: (value: T) => Promise<void>;
+  readonly #same: (a: T, b: T) => boolean;
+  #last: T | undefined;
+  #pending: T | undefined;
+  #lastSentAt = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(intervalMs: number, send: (value: T) => Promise<void>, same: (a: T, b: T) => boolean) {
+    this.#intervalMs = intervalMs;
+    this.#send = send;
+    this.#same = same;
+  }
+
+  push(value: T): void {
+    if (this.#stopped) return;
+    const newest = this.#pending ?? this.#last;
+    if (newest !== undefined && this.#same(newest, value)) return;
+    this.#pending = value;
+    this.#schedule();
+  }
+
+  /** Drops anything not yet sent and waits for a send in flight, so a final message can follow safely. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#pending = undefined;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#inFlight;
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || this.#timer || this.#pending === undefined) return;
+    const wait = this.#lastSentAt + this.#intervalMs - Date.now();
+    if (wait > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#flush();
+      }, wait);
+    } else {
+      this.#flush();
+    }
+  }
+
+  #flush(): void {
+    const value = this.#pending;
+    if (value === undefined || this.#stopped) return;
+    this.#pending = undefined;
+    this.#last = value;
+    this.#lastSentAt = Date.now();
+    this.#inFlight = this.#send(value).finally(() => {
+      this.#inFlight = undefined;
+      this.#schedule();
+    });
+  }
+}

@@ -1,0 +1,285 @@
+import { ApiError, ValidationError, createFalClient } from '@fal-ai/client';
+import type { FalClient, QueueStatus } from '@fal-ai/client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeFal } from './fal.js';
+import { PNG_SIGNATURE, encodePng, inspectPng, noisePng, solidPng, testPng } from './png.js';
+
+const PREVIEW = 'fal-ai/imagen4/preview';
+const FAST = 'fal-ai/imagen4/preview/fast';
+
+function clientFor(fake: FakeFal, key = fake.key): FalClient {
+  return createFalClient({
+    credentials: key,
+    requestMiddleware: async (req) => ({ ...req, url: req.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, fake.baseUrl) }),
+  });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+interface ImagenOutput {
+  images: { url: string; content_type: string; file_name: string; file_size: number; width: number; height: number }[];
+  seed: number;
+}
+
+/** The client types Imagen 4 output after a newer schema; the fake follows the model's API page. */
+function imagen(data: unknown): ImagenOutput {
+  return data as ImagenOutput;
+}
+
+let fake: FakeFal;
+let fal: FalClient;
+
+beforeEach(async () => {
+  fake = await FakeFal.start();
+  fal = clientFor(fake);
+});
+
+afterEach(async () => {
+  await fake.close();
+});
+
+describe('FakeFal with the real @fal-ai/client', () => {
+  it('runs submit -> status -> result, reporting queue positions in order, then serves valid PNGs', async () => {
+    fake.enqueuePlan({ queuePositions: [2, 1, 0], progressPolls: 2, images: { width: 48, height: 32 } });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, {
+      input: { prompt: 'a red fox in snow', num_images: 2, seed: 42, aspect_ratio: '16:9', resolution: '2K' },
+    });
+
+    const updates: QueueStatus[] = [];
+    const done = await fal.queue.subscribeToStatus(PREVIEW, {
+      requestId,
+      logs: true,
+      pollInterval: 5,
+      onQueueUpdate: (u) => updates.push(u),
+    });
+    expect(done.status).toBe('COMPLETED');
+    expect(updates.map((u) => u.status)).toEqual(['IN_QUEUE', 'IN_QUEUE', 'IN_QUEUE', 'IN_PROGRESS', 'IN_PROGRESS', 'COMPLETED']);
+    expect(updates.flatMap((u) => (u.status === 'IN_QUEUE' ? [u.queue_position] : []))).toEqual([2, 1, 0]);
+    const lastProgress = updates[4];
+    expect(lastProgress?.status === 'IN_PROGRESS' && lastProgress.logs.length).toBe(2);
+
+    const result = await fal.queue.result(PREVIEW, { requestId });
+    expect(result.requestId).toBe(requestId);
+    const data = imagen(result.data);
+    expect(data.seed).toBe(42);
+    expect(data.images).toHaveLength(2);
+
+    for (const [index, image] of data.images.entries()) {
+      expect(image.url).toBe(fake.imageUrl(requestId, index));
+      expect([image.width, image.height, image.content_type]).toEqual([48, 32, 'image/png']);
+      const response = await fetch(image.url);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('image/png');
+      const bytes = Buffer.from(await response.arrayBuffer());
+      expect(Number(response.headers.get('content-length'))).toBe(bytes.length);
+      expect(image.file_size).toBe(bytes.length);
+      expect(bytes.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+      expect(bytes.readUInt32BE(16)).toBe(48); // IHDR width
+      expect(bytes.readUInt32BE(20)).toBe(32); // IHDR height
+      expect(inspectPng(bytes)).toMatchObject({ width: 48, height: 32, bitDepth: 8, colorType: 2 });
+    }
+
+    const submission = await fake.waitForSubmission(1);
+    expect(submission).toMatchObject({ requestId, endpointId: PREVIEW, state: 'COMPLETED', statusPolls: 6, resultFetches: 1 });
+    expect(submission.headers['x-fal-queue-priority']).toBe('normal');
+    expect(submission.input).toMatchObject({ prompt: 'a red fox in snow', num_images: 2 });
+    const statusCalls = fake.requests.filter((r) => r.path.endsWith('/status'));
+    expect(statusCalls.every((r) => r.path === `/fal-ai/imagen4/requests/${requestId}/status` && r.query.get('logs') === '1')).toBe(
+      true,
+    );
+  });
+
+  it('supports subscribe() on the fast endpoint with the default plan and a random seed', async () => {
+    let enqueued = '';
+    const result = await fal.subscribe(FAST, {
+      input: { prompt: 'a lighthouse' },
+      pollInterval: 5,
+      onEnqueue: (id) => {
+        enqueued = id;
+      },
+    });
+    expect(result.requestId).toBe(enqueued);
+    const data = imagen(result.data);
+    expect(data.images).toHaveLength(1);
+    expect(data.images[0]).toMatchObject({ width: 64, height: 64 });
+    expect(Number.isInteger(data.seed)).toBe(true);
+    expect(fake.submissions[0]?.statusPolls).toBe(3); // IN_QUEUE, IN_PROGRESS, COMPLETED
+  });
+
+  it('answers a wrong key with 401', async () => {
+    const error = await rejection(clientFor(fake, 'wrong:key').queue.submit(PREVIEW, { input: { prompt: 'x' } }));
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError<{ detail: string }>).status).toBe(401);
+    expect((error as ApiError<{ detail: string }>).body.detail).toBe('No user found for Key ID and Secret');
+    expect(fake.submissions).toHaveLength(0);
+  });
+
+  it('rejects resolution on the fast endpoint and other invalid input with pydantic-style 422s', async () => {
+    const error = await rejection(fal.queue.submit(FAST, { input: { prompt: 'x', resolution: '2K' } as never }));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).fieldErrors).toEqual([
+      expect.objectContaining({ loc: ['body', 'resolution'], type: 'extra_forbidden' }),
+    ]);
+
+    const many = (await rejection(
+      fal.queue.submit(PREVIEW, {
+        input: { num_images: 5, aspect_ratio: '2:1', safety_tolerance: 4, seed: 1.5, style: 'anime' } as never,
+      }),
+    )) as ValidationError;
+    expect(many).toBeInstanceOf(ValidationError);
+    expect(many.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([
+      ['prompt', 'missing'],
+      ['aspect_ratio', 'enum'],
+      ['num_images', 'less_than_equal'],
+      ['seed', 'int_from_float'],
+      ['safety_tolerance', 'literal_error'],
+      ['style', 'extra_forbidden'],
+    ]);
+
+    const empty = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: '' } }))) as ValidationError;
+    expect(empty.getFieldErrors('prompt')[0]?.type).toBe('string_too_short');
+
+    const unknown = (await rejection(fal.queue.submit('fal-ai/imagen3', { input: { prompt: 'x' } }))) as ApiError<unknown>;
+    expect(unknown.status).toBe(404);
+    expect(fake.submissions).toHaveLength(0);
+  });
+
+  it('flags [[unsafe]] prompts at result time and [[unsafe-at-submit]] at submit', async () => {
+    const atResult = (await rejection(
+      fal.subscribe(PREVIEW, { input: { prompt: 'something [[unsafe]]' }, pollInterval: 5 }),
+    )) as ValidationError;
+    expect(atResult).toBeInstanceOf(ValidationError);
+    expect(atResult.status).toBe(422);
+    expect(atResult.fieldErrors[0]).toMatchObject({ loc: ['body', 'prompt'], type: 'content_policy_violation' });
+    expect(fake.submissions[0]?.state).toBe('COMPLETED');
+
+    const atSubmit = (await rejection(
+      fal.queue.submit(PREVIEW, { input: { prompt: 'x [[unsafe-at-submit]]' } }),
+    )) as ValidationError;
+    expect(atSubmit).toBeInstanceOf(ValidationError);
+    expect(atSubmit.fieldErrors[0]?.type).toBe('content_policy_violation');
+    expect(fake.submissions).toHaveLength(1);
+  });
+
+  it('holds a job in the queue until cancelled', async () => {
+    fake.enqueuePlan({ hold: true, queuePositions: [3, 1] });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'held' } });
+    const positions: number[] = [];
+    const watching = fal.queue.subscribeToStatus(PREVIEW, {
+      requestId,
+      pollInterval: 5,
+      onQueueUpdate: (u) => {
+        if (u.status === 'IN_QUEUE') positions.push(u.queue_position);
+      },
+    });
+    const submission = await fake.waitForSubmission();
+    await fake.waitForRequest(() => submission.statusPolls >= 4);
+    expect(submission.state).toBe('IN_QUEUE');
+
+    await fal.queue.cancel(PREVIEW, { requestId });
+    expect(submission).toMatchObject({ state: 'CANCELLED', cancelled: true });
+    const final = (await watching) as QueueStatus & { error?: string };
+    expect(final.status).toBe('COMPLETED');
+    expect(final.error).toBe('Request was cancelled');
+    expect(positions.slice(0, 4)).toEqual([3, 1, 1, 1]);
+
+    const result = (await rejection(fal.queue.result(PREVIEW, { requestId }))) as ApiError<unknown>;
+    expect(result.status).toBe(400);
+    const again = (await rejection(fal.queue.cancel(PREVIEW, { requestId }))) as ApiError<{ status: string }>;
+    expect([again.status, again.body.status]).toEqual([400, 'ALREADY_COMPLETED']);
+    const missing = (await rejection(fal.queue.cancel(PREVIEW, { requestId: 'nope' }))) as ApiError<{ status: string }>;
+    expect([missing.status, missing.body.status]).toEqual([404, 'NOT_FOUND']);
+  });
+
+  it('lets a held job continue after release, and cannot cancel it once completed', async () => {
+    fake.enqueuePlan({ hold: true });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'held' } });
+    const watching = fal.queue.subscribeToStatus(PREVIEW, { requestId, pollInterval: 5 });
+    const submission = await fake.waitForSubmission();
+    await fake.waitForRequest(() => submission.statusPolls >= 3);
+    fake.release(requestId);
+    expect((await watching).status).toBe('COMPLETED');
+    expect(imagen((await fal.queue.result(PREVIEW, { requestId })).data).images).toHaveLength(1);
+    const late = (await rejection(fal.queue.cancel(PREVIEW, { requestId }))) as ApiError<{ status: string }>;
+    expect([late.status, late.body.status]).toEqual([400, 'ALREADY_COMPLETED']);
+  });
+
+  it('recovers from one injected status 500 through the client retry (about 1 s of backoff)', async () => {
+    fake.enqueuePlan({ statusError: { status: 500, body: { detail: 'Internal Server Error' }, times: 1 } });
+    const result = await fal.subscribe(PREVIEW, { input: { prompt: 'retry me' }, pollInterval: 5 });
+    expect(imagen(result.data).images).toHaveLength(1);
+    const statuses = fake.requests.filter((r) => r.path.endsWith('/status')).map((r) => r.status);
+    expect(statuses).toEqual([500, 202, 202, 200]);
+  });
+
+  it('serves plan and failNext errors verbatim', async () => {
+    const locked = 'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.';
+    fake.enqueuePlan({ submitError: { status: 403, body: { detail: locked } } });
+    const forbidden = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: 'x' } }))) as ApiError<{ detail: string }>;
+    expect([forbidden.status, forbidden.body.detail]).toEqual([403, locked]);
+    expect(fake.submissions).toHaveLength(0);
+
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x' } });
+    fake.failNext((method, path) => method === 'GET' && path.endsWith('/status'), {
+      status: 401,
+      body: { detail: 'injected' },
+      headers: { 'X-Fal-Error-Type': 'test_error' },
+    });
+    const injected = (await rejection(fal.queue.status(PREVIEW, { requestId }))) as ApiError<{ detail: string }>;
+    expect([injected.status, injected.body.detail]).toEqual([401, 'injected']);
+    const recorded = await fake.waitForRequest((r) => r.status === 401 && r.path.endsWith('/status'));
+    expect(recorded.query.get('logs')).toBe('0');
+    expect((await fal.queue.status(PREVIEW, { requestId })).status).toBe('IN_QUEUE');
+  });
+
+  it('fails image downloads as planned, and answers result 400 before completion', async () => {
+    fake.enqueuePlan({ imageError: { status: 404, indexes: [1] }, resultError: { status: 400, body: { detail: 'nope' }, times: 1 } });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x', num_images: 2 } });
+    const early = (await rejection(fal.queue.result(PREVIEW, { requestId }))) as ApiError<{ detail: string }>;
+    expect([early.status, early.body.detail]).toEqual([400, 'Request is still in progress']);
+    await fal.queue.subscribeToStatus(PREVIEW, { requestId, pollInterval: 5 });
+    expect(((await rejection(fal.queue.result(PREVIEW, { requestId }))) as ApiError<unknown>).status).toBe(400);
+    const data = imagen((await fal.queue.result(PREVIEW, { requestId })).data);
+    expect((await fetch(data.images[0]!.url)).status).toBe(200);
+    expect((await fetch(data.images[1]!.url)).status).toBe(404);
+  });
+
+  it('streams the same statuses in streaming mode', async () => {
+    fake.enqueuePlan({ queuePositions: [1, 0], progressPolls: 1 });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x' } });
+    const seen: string[] = [];
+    const done = await fal.queue.subscribeToStatus(PREVIEW, {
+      requestId,
+      mode: 'streaming',
+      onQueueUpdate: (u) => seen.push(u.status),
+    });
+    expect(done.status).toBe('COMPLETED');
+    expect(seen).toEqual(['IN_QUEUE', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']);
+  });
+});
+
+describe('png', () => {
+  it('encodes valid PNGs of the requested size', () => {
+    const gradient = encodePng(7, 5, (x, y) => [x * 30, y * 50, 128]);
+    expect(inspectPng(gradient)).toEqual({ width: 7, height: 5, bitDepth: 8, colorType: 2, chunks: ['IHDR', 'IDAT', 'IEND'] });
+    expect(inspectPng(solidPng(1, 1, [0, 0, 0])).width).toBe(1);
+    const corrupt = Buffer.from(gradient);
+    corrupt.writeUInt8(corrupt[corrupt.length - 13]! ^ 0xff, corrupt.length - 13);
+    expect(() => inspectPng(corrupt)).toThrow();
+  });
+
+  it('makes noise incompressible and caches test images', () => {
+    const noise = noisePng(128, 128);
+    expect(noise.length).toBeGreaterThan(128 * 128 * 3);
+    expect(inspectPng(noise).width).toBe(128);
+    expect(testPng(300, 200, { noise: true })).toBe(testPng(300, 200, { noise: true }));
+    expect(testPng(64, 64, { variant: 1 }).equals(testPng(64, 64, { variant: 2 }))).toBe(false);
+  });
+});
