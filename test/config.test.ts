@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const valid = { DISCORD_TOKEN: 'MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.secretsecretsecret', FAL_KEY: 'key-id:key-secret-value' };
+
+function problems(env: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults', () => {
+    const config = loadConfig(valid);
+    expect(config).toMatchObject({
+      databasePath: './data/imagine.sqlite',
+      defaultModel: 'imagen4',
+      logLevel: 'info',
+      discordApiUrl: undefined,
+      falBaseUrl: undefined,
+      guildId: undefined,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every optional variable, trimming a trailing slash from URLs', () => {
+    const config = loadConfig({
+      ...valid,
+      DISCORD_API_URL: 'http://127.0.0.1:9000/api/',
+      FAL_BASE_URL: 'http://127.0.0.1:9001',
+      DATABASE_PATH: '/tmp/x.sqlite',
+      DISCORD_GUILD_ID: '123456789012345678',
+      IMAGEN_MODEL: 'imagen4-ultra',
+      LOG_LEVEL: 'debug',
+      FAL_POLL_INTERVAL_MS: '20',
+    });
+    expect(config).toMatchObject({
+      discordApiUrl: 'http://127.0.0.1:9000/api',
+      falBaseUrl: 'http://127.0.0.1:9001',
+      databasePath: '/tmp/x.sqlite',
+      guildId: '123456789012345678',
+      defaultModel: 'imagen4-ultra',
+      logLevel: 'debug',
+      falPollIntervalMs: 20,
+    });
+  });
+
+  it('treats empty values (as copied from .env.example) as unset', () => {
+    expect(loadConfig({ ...valid, DISCORD_GUILD_ID: '', FAL_BASE_URL: ' ' }).guildId).toBeUndefined();
+  });
+
+  it('names every missing variable with how to get it, one line each', () => {
+    const lines = problems({});
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^DISCORD_TOKEN is missing: .*discord\.com\/developers/);
+    expect(lines[1]).toMatch(/^FAL_KEY is missing: .*fal\.ai\/dashboard\/keys/);
+  });
+
+  it('explains malformed values without echoing them', () => {
+    const secret = 'not-a-real-token-but-secret';
+    const lines = problems({
+      DISCORD_TOKEN: secret,
+      FAL_KEY: 'nocolon',
+      DISCORD_API_URL: 'ftp://x',
+      IMAGEN_MODEL: 'dall-e',
+      FAL_POLL_INTERVAL_MS: 'soon',
+      DISCORD_GUILD_ID: 'abc',
+    });
+    expect(lines.map((line) => line.split(' ')[0])).toEqual([
+      'DISCORD_TOKEN',
+      'FAL_KEY',
+      'DISCORD_API_URL',
+      'DISCORD_GUILD_ID',
+      'IMAGEN_MODEL',
+      'FAL_POLL_INTERVAL_MS',
+    ]);
+    expect(lines.join('\n')).not.toContain(secret);
+    expect(lines.join('\n')).not.toContain('nocolon');
+  });
+});

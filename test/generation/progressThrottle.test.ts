@@ -1,0 +1,53 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ProgressThrottle } from '../../src/generation/progressThrottle.js';
+
+describe('ProgressThrottle', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const setup = () => {
+    const sent: { value: number; at: number }[] = [];
+    const throttle = new ProgressThrottle<number>(
+      2000,
+      async (value) => {
+        sent.push({ value, at: Date.now() });
+      },
+      (a, b) => a === b,
+    );
+    return { sent, throttle };
+  };
+
+  it('sends the first value at once and then at most one per interval, newest wins', async () => {
+    const { sent, throttle } = setup();
+    throttle.push(1);
+    await vi.advanceTimersByTimeAsync(0);
+    for (let i = 2; i <= 30; i += 1) {
+      throttle.push(i);
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sent.map((s) => s.value)).toEqual([1, 21, 30]);
+    for (let i = 1; i < sent.length; i += 1) {
+      expect(sent[i]!.at - sent[i - 1]!.at).toBeGreaterThanOrEqual(2000);
+    }
+  });
+
+  it('skips values equal to the last one', async () => {
+    const { sent, throttle } = setup();
+    throttle.push(1);
+    await vi.advanceTimersByTimeAsync(3000);
+    throttle.push(1);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('drops what is pending on stop, so the final message is never overwritten', async () => {
+    const { sent, throttle } = setup();
+    throttle.push(1);
+    throttle.push(2);
+    await throttle.stop();
+    await vi.advanceTimersByTimeAsync(5000);
+    throttle.push(3);
+    expect(sent.map((s) => s.value)).toEqual([1]);
+  });
+});
