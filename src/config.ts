@@ -19,7 +19,7 @@ const HINTS: Record<string, string> = {
   IMAGEN_MODEL: `use one of: ${MODEL_IDS.join(', ')}`,
   LOG_LEVEL: `use one of: ${LOG_LEVELS.join(', ')}`,
   FAL_POLL_INTERVAL_MS: 'give a whole number of milliseconds between 10 and 60000',
-  JOB_TIMEOUT_SECONDS: 'give a whole number of seconds between 10 and 3600',
+  JOB_TIMEOUT_SECONDS: 'give a whole number of seconds between 1 and 3600',
   IMAGE_DOWNLOAD_TIMEOUT_MS: 'give a whole number of milliseconds between 1000 and 600000',
   IMAGE_MAX_BYTES: 'give a whole number of bytes between 1024 and 104857600',
 };
@@ -67,7 +67,7 @@ const EnvSchema = z.object({
   IMAGEN_MODEL: optionalString.pipe(z.enum(MODEL_IDS, { error: 'is not a known model' }).default(DEFAULT_MODEL_ID)),
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: 'is not a log level' }).default('info')),
   FAL_POLL_INTERVAL_MS: intInRange(10, 60_000, 1000),
-  JOB_TIMEOUT_SECONDS: intInRange(10, 3600, 600),
+  JOB_TIMEOUT_SECONDS: intInRange(1, 3600, 600),
   IMAGE_DOWNLOAD_TIMEOUT_MS: intInRange(1000, 600_000, 30_000),
   IMAGE_MAX_BYTES: intInRange(1024, 100 * 1024 * 1024, 25 * 1024 * 1024),
 });
