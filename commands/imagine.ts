@@ -11,6 +11,7 @@ import {
 } from 'discord.js';
 import type { Command, CommandContext, ComponentInteraction } from '../src/discord/command.js';
 import { optionsFromModels } from '../src/discord/commandOptions.js';
+import { missingChannelPermissions } from '../src/discord/permissions.js';
 import type { CustomId } from '../src/discord/customId.js';
 import { EDIT_FIELDS, IMAGINE_COMMAND, renderEditModal } from '../src/discord/views.js';
 import { UserError } from '../src/errors.js';
@@ -53,6 +54,7 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
     if (option.name !== MODEL_OPTION) raw[option.name] = option.value;
   }
   const input = parseOrExplain(model, raw);
+  requireChannelAccess(interaction);
   await interaction.deferReply();
   startGeneration(interaction, context, model, input, null);
 }
@@ -96,6 +98,7 @@ async function reroll(
 ): Promise<void> {
   const model = requireModel(generation.modelId);
   const input = parseOrExplain(model, freshSeed ? { ...generation.input, seed: randomSeed() } : generation.input);
+  requireChannelAccess(interaction);
   await interaction.deferReply();
   startGeneration(interaction, context, model, input, generation.id);
 }
@@ -109,6 +112,7 @@ async function submitEdit(interaction: ModalSubmitInteraction, generation: Gener
     prompt: interaction.fields.getTextInputValue(EDIT_FIELDS.prompt),
     ...(negative.trim() && { negative_prompt: negative }),
   });
+  requireChannelAccess(interaction);
   await interaction.deferReply();
   startGeneration(interaction, context, model, input, generation.id);
 }
@@ -132,7 +136,7 @@ async function cancel(interaction: ButtonInteraction, generation: Generation, co
 }
 
 function startGeneration(
-  interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
+  interaction: StartingInteraction,
   context: CommandContext,
   model: ImageModel,
   input: GenerationInput,
@@ -148,8 +152,31 @@ function startGeneration(
     interactionToken: interaction.token,
     interactionCreatedAt: interaction.createdTimestamp,
     parentId,
+    appPermissions: interaction.appPermissions.bitfield.toString(),
+    attachmentSizeLimit: interaction.attachmentSizeLimit,
+    inThread: isInThread(interaction),
   });
   void context.generations.start(generation, context.replyTargetFor(generation));
+}
+
+type StartingInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+
+function isInThread(interaction: StartingInteraction): boolean {
+  return interaction.channel?.isThread() ?? false;
+}
+
+/**
+ * Refuses up front, naming the permission, when the bot could not post results in this channel by itself
+ * (Discord would answer 50013 Missing Permissions only after the member paid for the images).
+ */
+function requireChannelAccess(interaction: StartingInteraction): void {
+  const missing = missingChannelPermissions(interaction.appPermissions, isInThread(interaction));
+  if (missing.length > 0) {
+    throw new UserError(
+      `I can't post images in this channel: I'm missing the ${missing.join(', ')} permission${missing.length > 1 ? 's' : ''}. ` +
+        'Ask a server admin to grant it to the bot here, or use /imagine in another channel.',
+    );
+  }
 }
 
 function requireChannel(channelId: string | null): string {

@@ -1,7 +1,7 @@
 import { Client, Events, Options, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Config } from './config.js';
 import type { Command, CommandContext } from './discord/command.js';
-import { InteractionReplyTarget } from './discord/interactionReply.js';
+import { DiscordReplyTarget } from './discord/replyTarget.js';
 import { syncCommands } from './discord/registration.js';
 import { createInteractionRouter } from './discord/router.js';
 import { createFal } from './fal/client.js';
@@ -24,7 +24,10 @@ export interface Bot {
   readonly generations: GenerationService;
   /** Logs in, registers commands if they changed, and starts answering interactions. */
   start(): Promise<void>;
-  /** Waits (up to `graceMs`) for running jobs, then logs out and closes the database. */
+  /**
+   * Stops taking new work (members are told the bot is restarting), lets running jobs finish for up to
+   * `graceMs`, leaves the rest to be resumed by the next start, logs out and closes the database.
+   */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -64,11 +67,12 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   const contextFor = (): CommandContext => {
     if (context) return context;
     if (!client.isReady()) throw new Error('interaction received before the client was ready');
-    const target = new InteractionReplyTarget(client, store);
+    const target = new DiscordReplyTarget({ client, store, logger });
     context = { config, logger, client, generations, store, replyTargetFor: () => target };
     return context;
   };
-  const route = createInteractionRouter(commands, contextFor, logger);
+  let draining = false;
+  const route = createInteractionRouter(commands, contextFor, logger, () => draining);
   client.on(Events.InteractionCreate, (interaction) => {
     route(interaction).catch((error: unknown) => logger.error('interaction routing failed', errorContext(error)));
   });
@@ -85,25 +89,25 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       await client.login(config.discordToken);
       const readyClient = await ready;
       logger.info('logged in to Discord', { user: readyClient.user.id, application: readyClient.application.id });
-      await syncCommands({
-        rest: client.rest,
-        applicationId: readyClient.application.id,
-        guildId: config.guildId,
-        commands: commandData(commands),
-        settings,
-        logger,
-      });
+      const resumed = generations.resumeUnfinished(contextFor().replyTargetFor);
+      if (resumed > 0) logger.info('resumed unfinished generations', { count: resumed });
+      try {
+        await syncCommands({
+          rest: client.rest,
+          applicationId: readyClient.application.id,
+          guildId: config.guildId,
+          commands: commandData(commands),
+          settings,
+          logger,
+        });
+      } catch (error) {
+        // Commands registered earlier keep working; the next start (or npm run deploy-commands) tries again.
+        logger.error('could not register the slash commands', errorContext(error));
+      }
     },
-    async stop(graceMs = 10_000) {
-      client.removeAllListeners(Events.InteractionCreate);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        generations.idle(),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, graceMs);
-        }),
-      ]);
-      clearTimeout(timer);
+    async stop(graceMs = config.shutdownGraceMs) {
+      draining = true;
+      await generations.drain(graceMs);
       await client.destroy();
       db.close();
     },

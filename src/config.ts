@@ -22,6 +22,7 @@ const HINTS: Record<string, string> = {
   JOB_TIMEOUT_SECONDS: 'give a whole number of seconds between 1 and 3600',
   IMAGE_DOWNLOAD_TIMEOUT_MS: 'give a whole number of milliseconds between 1000 and 600000',
   IMAGE_MAX_BYTES: 'give a whole number of bytes between 1024 and 104857600',
+  SHUTDOWN_GRACE_SECONDS: 'give a whole number of seconds between 0 and 600',
 };
 
 const optionalString = z
@@ -70,6 +71,7 @@ const EnvSchema = z.object({
   JOB_TIMEOUT_SECONDS: intInRange(1, 3600, 600),
   IMAGE_DOWNLOAD_TIMEOUT_MS: intInRange(1000, 600_000, 30_000),
   IMAGE_MAX_BYTES: intInRange(1024, 100 * 1024 * 1024, 25 * 1024 * 1024),
+  SHUTDOWN_GRACE_SECONDS: intInRange(0, 600, 20),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -88,6 +90,8 @@ export interface Config {
   readonly jobTimeoutMs: number;
   readonly imageDownloadTimeoutMs: number;
   readonly imageMaxBytes: number;
+  /** On SIGTERM/SIGINT, how long running jobs may still finish before the rest is left for the next start. */
+  readonly shutdownGraceMs: number;
 }
 
 /** Thrown by {@link loadConfig}; `problems` holds one line per bad variable, safe to print (never a value). */
@@ -126,6 +130,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     jobTimeoutMs: e.JOB_TIMEOUT_SECONDS * 1000,
     imageDownloadTimeoutMs: e.IMAGE_DOWNLOAD_TIMEOUT_MS,
     imageMaxBytes: e.IMAGE_MAX_BYTES,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
   });
 }
 

@@ -9,6 +9,7 @@ import { NO_PINGS } from './views.js';
 export const GENERIC_FAILURE = '⚠️ Something went wrong on our side. Please try again in a moment.';
 export const STALE_COMPONENT = 'This button is from an older version of the bot and no longer works. Run /imagine again.';
 export const UNKNOWN_COMMAND = 'This command is not available any more. It may take a minute for Discord to update.';
+export const RESTARTING = '🔄 The bot is restarting right now. Please try again in a minute.';
 
 /**
  * Dispatches every interaction: slash commands by name, buttons and modals by the command prefix of their
@@ -19,12 +20,15 @@ export function createInteractionRouter(
   commands: ReadonlyMap<string, Command>,
   context: () => CommandContext,
   logger: Logger,
+  isDraining: () => boolean = () => false,
 ): (interaction: Interaction) => Promise<void> {
   return async (interaction) => {
     if (!interaction.isRepliable()) return;
     logger.addSecret(interaction.token, INTERACTION_TOKEN_LIFETIME_MS);
     const base = { interaction: interaction.id, user: interaction.user.id, guild: interaction.guildId ?? null };
     try {
+      // While shutting down, take no new work; running jobs finish or are resumed by the next start.
+      if (isDraining()) throw new UserError(RESTARTING);
       if (interaction.isChatInputCommand()) {
         const command = commands.get(interaction.commandName);
         if (!command) throw new UserError(UNKNOWN_COMMAND);

@@ -25,7 +25,7 @@ import { quoteUserText } from './text.js';
 export const IMAGINE_COMMAND = 'imagine';
 
 /** Mentions are shown but never ping: a prompt with @everyone in it stays harmless. */
-export const NO_PINGS = { parse: [] as never[], repliedUser: false };
+export const NO_PINGS = { parse: [] as never[], repliedUser: false as const };
 
 const PROMPT_PREVIEW_LENGTH = 900;
 const NEGATIVE_PREVIEW_LENGTH = 300;
@@ -34,7 +34,27 @@ export interface MessageView {
   content: string;
   components: ActionRowBuilder<MessageActionRowComponentBuilder>[];
   files?: AttachmentBuilder[];
-  allowedMentions: typeof NO_PINGS;
+  allowedMentions: { parse: never[]; repliedUser: false; users?: string[] };
+}
+
+/** How a finished job is posted: in its interaction reply, or in the channel (pinging the requester) after that expired. */
+export interface DeliveryOptions {
+  readonly finishedAt: number;
+  readonly parent?: Generation | undefined;
+  /** Which message of a result split across several (1-based), and how many there are. */
+  readonly part?: number;
+  readonly parts?: number;
+  /** Posted in the channel by the bot: mention (and ping) the requester, who may have left the conversation. */
+  readonly inChannel?: boolean;
+}
+
+/** Prefix for a message the bot posts by itself in the channel, so the requester notices it. */
+function channelLead(generation: Generation): string {
+  return `${userMention(generation.requesterId)} your /imagine job finished after its reply could no longer be edited:`;
+}
+
+function mentions(generation: Generation, inChannel: boolean | undefined): MessageView['allowedMentions'] {
+  return inChannel ? { ...NO_PINGS, users: [generation.requesterId] } : NO_PINGS;
 }
 
 function button(action: ComponentAction, id: number, label: string, style: ButtonStyle, emoji?: string): ButtonBuilder {
@@ -117,24 +137,26 @@ export function renderResult(
   generation: Generation,
   images: readonly DownloadedImage[],
   missing: number,
-  options: { finishedAt: number; parent?: Generation | undefined },
+  options: DeliveryOptions,
 ): MessageView {
   const seconds = Math.max(0, (options.finishedAt - generation.createdAt) / 1000);
+  const parts = options.parts ?? 1;
   const lines = [
+    ...(options.inChannel ? [channelLead(generation)] : []),
     ...promptLines(generation),
     `${parameterLine(generation)} · ${seconds.toFixed(1)} s · ${userMention(generation.requesterId)}`,
   ];
   const parentLink = options.parent && generationLink(options.parent);
   if (parentLink) lines.push(`-# ↪ Reroll of ${parentLink}`);
   if (missing > 0) {
-    const total = images.length + missing;
-    lines.push(`⚠️ ${missing} of ${total} images could not be downloaded from fal.`);
+    lines.push(`⚠️ ${missing} of ${generation.input.num_images} images could not be downloaded from fal.`);
   }
+  if (parts > 1) lines.push(`-# Part ${options.part ?? 1} of ${parts} (the images did not fit in one message)`);
   return {
     content: lines.join('\n'),
     files: images.map((image) => new AttachmentBuilder(image.data, { name: image.fileName })),
     components: [resultButtons(generation.id)],
-    allowedMentions: NO_PINGS,
+    allowedMentions: mentions(generation, options.inChannel),
   };
 }
 
@@ -161,6 +183,8 @@ export function failureMessage(generation: Generation, failure: Failure): string
       return '⚠️ The images were made, but could not be downloaded from fal. Please try again.';
     case 'delivery':
       return '⚠️ The images were made, but Discord would not accept the upload. Please try again.';
+    case 'not_found':
+      return '⚠️ fal no longer has this job (the bot was offline for too long). Please try again.';
     case 'model_unavailable':
       return '⚠️ This model is no longer offered by the bot. Run /imagine again to pick another.';
     case 'unknown':
@@ -169,7 +193,7 @@ export function failureMessage(generation: Generation, failure: Failure): string
 }
 
 /** The reply when a job ends without images: what happened, and the buttons that make sense next. */
-export function renderFailure(generation: Generation, failure: Failure): MessageView {
+export function renderFailure(generation: Generation, failure: Failure, options: { inChannel?: boolean } = {}): MessageView {
   const retry = button('same', generation.id, 'Try again', ButtonStyle.Primary, '🔁');
   const edit = button('edit', generation.id, 'Edit', ButtonStyle.Secondary, '✏️');
   const components =
@@ -179,9 +203,13 @@ export function renderFailure(generation: Generation, failure: Failure): Message
         ? []
         : [row(retry, edit)];
   return {
-    content: [...promptLines(generation), failureMessage(generation, failure)].join('\n'),
+    content: [
+      ...(options.inChannel ? [channelLead(generation)] : []),
+      ...promptLines(generation),
+      failureMessage(generation, failure),
+    ].join('\n'),
     components,
-    allowedMentions: NO_PINGS,
+    allowedMentions: mentions(generation, options.inChannel),
   };
 }
 

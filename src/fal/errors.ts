@@ -7,6 +7,7 @@ import { ApiError, ValidationError } from '@fal-ai/client';
  * - `unauthorized` / `no_credit`: the operator's key is wrong or the account is out of money (401/403).
  * - `busy`: rate limited, overloaded, or unreachable (429, 5xx, network).
  * - `timeout`: the job took longer than the bot's limit.
+ * - `not_found`: fal no longer knows the request (results are kept for a limited time).
  * - `unknown`: anything else; logged in full for the operator.
  */
 export type FalFailure =
@@ -16,6 +17,7 @@ export type FalFailure =
   | { kind: 'no_credit' }
   | { kind: 'busy' }
   | { kind: 'timeout' }
+  | { kind: 'not_found' }
   | { kind: 'unknown' };
 
 const SAFETY_WORDS = /content[_ ]policy|safety|flagged|nsfw|blocked/i;
@@ -37,6 +39,7 @@ export function classifyFalError(error: unknown): FalFailure {
     if (status === 403) {
       return /balance|credit|locked|billing/i.test(detailText(error.body)) ? { kind: 'no_credit' } : { kind: 'unauthorized' };
     }
+    if (status === 404) return { kind: 'not_found' };
     if (status === 408 || status === 429 || status >= 500) return { kind: 'busy' };
     return { kind: 'unknown' };
   }

@@ -29,10 +29,11 @@ export function imageFileName(generationId: number, index: number, contentType: 
  */
 export async function downloadImage(
   url: string,
-  options: { timeoutMs: number; maxBytes: number; fetch?: typeof fetch },
+  options: { timeoutMs: number; maxBytes: number; signal?: AbortSignal; fetch?: typeof fetch },
 ): Promise<{ data: Buffer; contentType: string }> {
   const doFetch = options.fetch ?? fetch;
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   let response: Response;
   try {
     response = await doFetch(url, { signal });

@@ -4,7 +4,7 @@ import { errorContext, type Logger } from '../logger.js';
 import { Imagen4Output } from '../models/imagen4.js';
 import { findModel, type GenerationInput, type ImageModel, type ModelId } from '../models/registry.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
-import { downloadImage, imageFileName, type DownloadedImage } from './images.js';
+import { ImageDownloadError, downloadImage, imageFileName, type DownloadedImage } from './images.js';
 import { ProgressThrottle } from './progressThrottle.js';
 
 /** Where a job is, as shown to the member while they wait. Elapsed time is rendered by Discord itself. */
@@ -44,6 +44,9 @@ export interface GenerationRequest {
   /** When the interaction was created (ms); its token lets us edit the reply for 15 minutes after that. */
   readonly interactionCreatedAt: number;
   readonly parentId: number | null;
+  readonly appPermissions: string | null;
+  readonly attachmentSizeLimit: number | null;
+  readonly inThread: boolean;
 }
 
 export interface GenerationServiceOptions {
@@ -61,10 +64,11 @@ export interface GenerationServiceOptions {
 /** Interaction tokens are valid for 15 minutes after the interaction was created. */
 export const INTERACTION_TOKEN_LIFETIME_MS = 15 * 60 * 1000;
 
-class JobCancelled extends Error {
-  constructor(readonly reason: 'cancelled' | 'timeout') {
-    super(reason === 'cancelled' ? 'cancelled by the requester' : 'job exceeded its time limit');
-    this.name = 'JobCancelled';
+/** Why a job's abort signal fired: the requester cancelled, the time limit passed, or the bot is stopping. */
+class JobStopped extends Error {
+  constructor(readonly reason: 'cancelled' | 'timeout' | 'shutdown') {
+    super(`job stopped: ${reason}`);
+    this.name = 'JobStopped';
   }
 }
 
@@ -97,6 +101,9 @@ export class GenerationService {
       tokenExpiresAt: request.interactionCreatedAt + INTERACTION_TOKEN_LIFETIME_MS,
       parentId: request.parentId,
       createdAt: this.#now(),
+      appPermissions: request.appPermissions,
+      attachmentSizeLimit: request.attachmentSizeLimit,
+      inThread: request.inThread,
     });
   }
 
@@ -114,7 +121,7 @@ export class GenerationService {
   cancel(id: number): boolean {
     const job = this.#active.get(id);
     if (!job) return false;
-    job.controller.abort(new JobCancelled('cancelled'));
+    job.controller.abort(new JobStopped('cancelled'));
     return true;
   }
 
@@ -127,11 +134,47 @@ export class GenerationService {
     await Promise.allSettled([...this.#active.values()].map((job) => job.done));
   }
 
+  /**
+   * Picks up every generation a previous process left unfinished: a saved fal request id is followed
+   * (status, then result; never a second submit), a job that never reached fal is submitted now.
+   * @returns how many jobs were resumed.
+   */
+  resumeUnfinished(targetFor: (generation: Generation) => ReplyTarget): number {
+    const unfinished = this.#options.store.unfinished().filter((generation) => !this.#active.has(generation.id));
+    for (const generation of unfinished) {
+      this.#options.logger.info('resuming generation', {
+        generation: generation.id,
+        status: generation.status,
+        falRequestId: generation.falRequestId,
+      });
+      void this.start(generation, targetFor(generation));
+    }
+    return unfinished.length;
+  }
+
+  /**
+   * For shutdown: lets running jobs finish for up to `graceMs`, then stops the rest without touching their rows,
+   * so the next start resumes them.
+   */
+  async drain(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.idle(), graceOver]);
+    clearTimeout(timer);
+    for (const job of this.#active.values()) job.controller.abort(new JobStopped('shutdown'));
+    await this.idle();
+  }
+
   async #run(generation: Generation, target: ReplyTarget, controller: AbortController): Promise<void> {
     const { store, logger, fal } = this.#options;
     const signal = controller.signal;
     const context = { generation: generation.id, model: generation.modelId };
-    const timer = setTimeout(() => controller.abort(new JobCancelled('timeout')), this.#options.jobTimeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new JobStopped('timeout')),
+      Math.max(0, (generation.submittedAt ?? this.#now()) + this.#options.jobTimeoutMs - this.#now()),
+    );
     const progress = new ProgressThrottle<Progress>(
       this.#options.progressIntervalMs ?? 2000,
       (value) =>
@@ -187,6 +230,10 @@ export class GenerationService {
       logger.info('generation delivered', { ...context, falRequestId: requestId, images: images.length });
     } catch (error) {
       await progress.stop();
+      if (signal.reason instanceof JobStopped && signal.reason.reason === 'shutdown') {
+        logger.info('left for the next start to resume', { ...context, falRequestId: requestId });
+        return;
+      }
       const failure = this.#failureOf(error, signal);
       if (requestId && (failure.kind === 'cancelled' || failure.kind === 'timeout')) {
         await fal.queue.cancel(model?.endpointId ?? '', { requestId }).catch((cancelError: unknown) => {
@@ -213,7 +260,13 @@ export class GenerationService {
     const settled = await Promise.allSettled(
       output.images.map(async (image, index) => {
         signal.throwIfAborted();
-        const { data, contentType } = await downloadImage(image.url, { timeoutMs, maxBytes });
+        const download = () => downloadImage(image.url, { timeoutMs, maxBytes, signal });
+        // One retry for a transient failure; a too-large image will not shrink on a second try.
+        const { data, contentType } = await download().catch((error: unknown) => {
+          if (error instanceof ImageDownloadError && error.reason === 'too_large') throw error;
+          signal.throwIfAborted();
+          return download();
+        });
         return { index, data, contentType, fileName: imageFileName(generation.id, index, contentType) };
       }),
     );
@@ -229,7 +282,7 @@ export class GenerationService {
   #failureOf(error: unknown, signal: AbortSignal): Failure {
     if (signal.aborted) {
       const reason: unknown = signal.reason;
-      if (reason instanceof JobCancelled) return { kind: reason.reason === 'cancelled' ? 'cancelled' : 'timeout' };
+      if (reason instanceof JobStopped) return { kind: reason.reason === 'cancelled' ? 'cancelled' : 'timeout' };
     }
     if (error instanceof ModelUnavailable) return { kind: 'model_unavailable' };
     if (error instanceof DownloadFailed) return { kind: 'download' };

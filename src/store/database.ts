@@ -36,6 +36,13 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // What a job needs to deliver on its own after a restart: the bot's permissions in the channel and the
+  // upload limit, both as the interaction reported them.
+  `
+  ALTER TABLE generations ADD COLUMN app_permissions TEXT;
+  ALTER TABLE generations ADD COLUMN attachment_size_limit INTEGER;
+  ALTER TABLE generations ADD COLUMN in_thread INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */

@@ -31,6 +31,11 @@ export interface Generation {
   readonly createdAt: number;
   readonly submittedAt: number | null;
   readonly finishedAt: number | null;
+  /** The bot's permissions in the channel (bitfield as a decimal string), from the interaction. */
+  readonly appPermissions: string | null;
+  /** Largest attachment Discord said it accepts there (bytes), from the interaction. */
+  readonly attachmentSizeLimit: number | null;
+  readonly inThread: boolean;
 }
 
 export interface NewGeneration {
@@ -44,6 +49,9 @@ export interface NewGeneration {
   readonly tokenExpiresAt: number;
   readonly parentId: number | null;
   readonly createdAt: number;
+  readonly appPermissions: string | null;
+  readonly attachmentSizeLimit: number | null;
+  readonly inThread: boolean;
 }
 
 interface Row {
@@ -65,6 +73,9 @@ interface Row {
   created_at: number;
   submitted_at: number | null;
   finished_at: number | null;
+  app_permissions: string | null;
+  attachment_size_limit: number | null;
+  in_thread: number;
 }
 
 function fromRow(row: Row): Generation {
@@ -87,28 +98,46 @@ function fromRow(row: Row): Generation {
     createdAt: row.created_at,
     submittedAt: row.submitted_at,
     finishedAt: row.finished_at,
+    appPermissions: row.app_permissions,
+    attachmentSizeLimit: row.attachment_size_limit,
+    inThread: row.in_thread === 1,
   };
 }
 
 /** The generations table. Every state change is one statement, so a crash leaves a consistent row. */
 export class GenerationStore {
-  readonly #db: Db;
   readonly #insert;
   readonly #byId;
   readonly #unfinished;
+  readonly #submitted;
+  readonly #status;
+  readonly #done;
+  readonly #failed;
+  readonly #clearMessage;
 
   constructor(db: Db) {
-    this.#db = db;
     this.#insert = db.prepare(
       `INSERT INTO generations (status, model_id, input_json, requester_id, guild_id, channel_id, application_id,
-         interaction_token, token_expires_at, parent_id, created_at)
+         interaction_token, token_expires_at, parent_id, created_at, app_permissions, attachment_size_limit, in_thread)
        VALUES ('pending', @modelId, @inputJson, @requesterId, @guildId, @channelId, @applicationId,
-         @interactionToken, @tokenExpiresAt, @parentId, @createdAt)`,
+         @interactionToken, @tokenExpiresAt, @parentId, @createdAt, @appPermissions, @attachmentSizeLimit, @inThread)`,
     );
     this.#byId = db.prepare<[number], Row>('SELECT * FROM generations WHERE id = ?');
     this.#unfinished = db.prepare<[], Row>(
       `SELECT * FROM generations WHERE status IN (${UNFINISHED_STATUSES.map((s) => `'${s}'`).join(', ')}) ORDER BY id`,
     );
+    this.#submitted = db.prepare<[string, number, number]>(
+      `UPDATE generations SET status = 'queued', fal_request_id = ?, submitted_at = ? WHERE id = ?`,
+    );
+    this.#status = db.prepare<[GenerationStatus, number]>('UPDATE generations SET status = ? WHERE id = ?');
+    this.#done = db.prepare<[string | null, number, number, number]>(
+      `UPDATE generations SET status = 'done', message_id = ?, image_count = ?, finished_at = ?,
+         interaction_token = NULL WHERE id = ?`,
+    );
+    this.#failed = db.prepare<[GenerationStatus, string, number, number]>(
+      `UPDATE generations SET status = ?, failure_kind = ?, finished_at = ?, interaction_token = NULL WHERE id = ?`,
+    );
+    this.#clearMessage = db.prepare<[number]>('UPDATE generations SET message_id = NULL WHERE id = ?');
   }
 
   create(generation: NewGeneration): Generation {
@@ -123,6 +152,9 @@ export class GenerationStore {
       tokenExpiresAt: generation.tokenExpiresAt,
       parentId: generation.parentId,
       createdAt: generation.createdAt,
+      appPermissions: generation.appPermissions,
+      attachmentSizeLimit: generation.attachmentSizeLimit,
+      inThread: generation.inThread ? 1 : 0,
     });
     return this.require(Number(lastInsertRowid));
   }
@@ -144,35 +176,24 @@ export class GenerationStore {
 
   /** Records fal's request id the moment fal accepts the job, so a restart can pick it up again. */
   markSubmitted(id: number, falRequestId: string, at: number): void {
-    this.#db
-      .prepare(`UPDATE generations SET status = 'queued', fal_request_id = ?, submitted_at = ? WHERE id = ?`)
-      .run(falRequestId, at, id);
+    this.#submitted.run(falRequestId, at, id);
   }
 
   setStatus(id: number, status: 'queued' | 'running' | 'delivering'): void {
-    this.#db.prepare('UPDATE generations SET status = ? WHERE id = ?').run(status, id);
+    this.#status.run(status, id);
   }
 
   /** Final states erase the interaction token: it is only kept while the job needs it. */
   markDone(id: number, messageId: string | null, imageCount: number, at: number): void {
-    this.#db
-      .prepare(
-        `UPDATE generations SET status = 'done', message_id = ?, image_count = ?, finished_at = ?,
-           interaction_token = NULL WHERE id = ?`,
-      )
-      .run(messageId, imageCount, at, id);
+    this.#done.run(messageId, imageCount, at, id);
   }
 
   markFailed(id: number, status: 'failed' | 'cancelled', failureKind: string, at: number): void {
-    this.#db
-      .prepare(
-        `UPDATE generations SET status = ?, failure_kind = ?, finished_at = ?, interaction_token = NULL WHERE id = ?`,
-      )
-      .run(status, failureKind, at, id);
+    this.#failed.run(status, failureKind, at, id);
   }
 
   /** Forgets the result message (after a member deleted it); the row stays for history and rerolls. */
   clearMessage(id: number): void {
-    this.#db.prepare('UPDATE generations SET message_id = NULL WHERE id = ?').run(id);
+    this.#clearMessage.run(id);
   }
 }
