@@ -69,7 +69,7 @@ export class DiscordReplyTarget implements ReplyTarget {
         this.#logger.warn('interaction reply unavailable; posting in the channel', { generation: generation.id });
       }
     }
-    return this.#sendToChannel(generation, views(true));
+    return this.#sendToChannel(generation, views(true), 'result');
   }
 
   async fail(generation: Generation, failure: Failure): Promise<void> {
@@ -81,7 +81,7 @@ export class DiscordReplyTarget implements ReplyTarget {
         if (!replyGone(error)) throw error;
       }
     }
-    await this.#sendToChannel(generation, [renderFailure(generation, failure, { inChannel: true })]);
+    await this.#sendToChannel(generation, [renderFailure(generation, failure, { inChannel: true })], 'failure');
   }
 
   #tokenUsable(generation: Generation): boolean {
@@ -107,7 +107,7 @@ export class DiscordReplyTarget implements ReplyTarget {
     return message.id;
   }
 
-  async #sendToChannel(generation: Generation, views: MessageView[]): Promise<string> {
+  async #sendToChannel(generation: Generation, views: MessageView[], kind: 'result' | 'failure'): Promise<string> {
     const missing = missingChannelPermissions(generation.appPermissions, generation.inThread);
     if (missing.length > 0) {
       throw new ChannelUnavailable(`cannot post in channel ${generation.channelId}: missing ${missing.join(', ')}`);
@@ -120,9 +120,9 @@ export class DiscordReplyTarget implements ReplyTarget {
           content: view.content,
           components: view.components.map((row) => row.toJSON()),
           allowed_mentions: { parse: view.allowedMentions.parse, users: view.allowedMentions.users ?? [] },
-          attachments: files.map((file, id) => ({ id, filename: file.name ?? `image-${id}` })),
+          attachments: files.map((file, id) => ({ id: String(id), filename: file.name ?? `image-${id}` })),
           // Discord drops a second message with the same nonce (for a few minutes): no double post on retry.
-          nonce: `imagine-${generation.id}-${index + 1}`,
+          nonce: `imagine-${generation.id}-${kind === 'result' ? index + 1 : 'f'}`,
           enforce_nonce: true,
         },
         files: files.map((file, id) => ({ name: file.name ?? `image-${id}`, data: attachmentBytes(file) })),

@@ -292,7 +292,7 @@ export class GenerationService {
 
   #logFailure(failure: Failure, error: unknown, context: Record<string, string | number | null>): void {
     const { logger } = this.#options;
-    const detail = error instanceof DeliveryFailed ? errorContext(error.cause) : { detail: describeFalError(error) };
+    const detail = error instanceof DeliveryFailed ? errorContext(error.cause) : { detail: describeFalError(error), ...errorContext(error) };
     switch (failure.kind) {
       case 'unauthorized':
       case 'no_credit':
@@ -306,7 +306,7 @@ export class GenerationService {
       case 'unknown':
       case 'delivery':
       case 'model_unavailable':
-        logger.error(`generation failed: ${failure.kind}`, { ...context, ...detail, ...errorContext(error) });
+        logger.error(`generation failed: ${failure.kind}`, { ...context, ...detail });
         return;
       default:
         logger.warn(`generation failed: ${failure.kind}`, { ...context, ...detail });

@@ -29,20 +29,53 @@ export interface World {
 
 let commandsPromise: Promise<Map<string, Command>> | undefined;
 
-export async function startWorld(env: Record<string, string> = {}): Promise<World> {
-  const discord = await FakeDiscord.start({ token: TEST_DISCORD_TOKEN });
+/** The loopback fakes, a temp dir for the database, and the environment that points a bot at them. */
+export interface Fakes {
+  readonly discord: FakeDiscord;
+  readonly fal: FakeFal;
+  readonly dir: string;
+  readonly databasePath: string;
+  readonly env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startFakes(
+  env: Record<string, string> = {},
+  options: { fileSizeLimit?: number } = {},
+): Promise<Fakes> {
+  const discord = await FakeDiscord.start({
+    token: TEST_DISCORD_TOKEN,
+    ...(options.fileSizeLimit !== undefined && { fileSizeLimit: options.fileSizeLimit }),
+  });
   const fal = await FakeFal.start();
   const dir = mkdtempSync(join(tmpdir(), 'imagen-bot-'));
-  const config = loadConfig({
-    DISCORD_TOKEN: TEST_DISCORD_TOKEN,
-    FAL_KEY: fal.key,
-    DISCORD_API_URL: discord.apiUrl,
-    FAL_BASE_URL: fal.baseUrl,
-    DATABASE_PATH: join(dir, 'imagine.sqlite'),
-    FAL_POLL_INTERVAL_MS: '10',
-    LOG_LEVEL: 'debug',
-    ...env,
-  });
+  const databasePath = join(dir, 'imagine.sqlite');
+  return {
+    discord,
+    fal,
+    dir,
+    databasePath,
+    env: {
+      DISCORD_TOKEN: TEST_DISCORD_TOKEN,
+      FAL_KEY: fal.key,
+      DISCORD_API_URL: discord.apiUrl,
+      FAL_BASE_URL: fal.baseUrl,
+      DATABASE_PATH: databasePath,
+      FAL_POLL_INTERVAL_MS: '10',
+      LOG_LEVEL: 'debug',
+      ...env,
+    },
+    async close() {
+      await Promise.all([discord.close(), fal.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startWorld(env: Record<string, string> = {}, options: { fileSizeLimit?: number } = {}): Promise<World> {
+  const fakes = await startFakes(env, options);
+  const { discord, fal } = fakes;
+  const config = loadConfig(fakes.env);
   const logs: string[] = [];
   const logger = createLogger({
     level: config.logLevel,
@@ -68,11 +101,22 @@ export async function startWorld(env: Record<string, string> = {}): Promise<Worl
     },
     async close() {
       await world.bot.stop(0);
-      await Promise.all([discord.close(), fal.close()]);
-      rmSync(dir, { recursive: true, force: true });
+      const interactionTokens = [...discord.interactions.values()].map((interaction) => interaction.token);
+      await fakes.close();
+      assertNoSecrets(logs, [config.discordToken, config.falKey, ...interactionTokens]);
     },
   };
   return world;
+}
+
+/** Every e2e test ends with this: no token or key may ever reach a log line. */
+export function assertNoSecrets(logs: readonly string[], secrets: readonly string[]): void {
+  const text = logs.join('\n');
+  for (const secret of secrets) {
+    if (secret && text.includes(secret)) {
+      throw new Error(`a secret (${secret.slice(0, 4)}…) appeared in the bot's logs`);
+    }
+  }
 }
 
 /** A PATCH of an interaction's `@original` reply. */

@@ -1,0 +1,425 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { InteractionPayload, RecordedRequest } from '../test/fakes/discord.js';
+import type { FalJobPlan } from '../test/fakes/fal.js';
+import { testPng } from '../test/fakes/png.js';
+import { distribution, max, mean, median, min, round, type Distribution } from './stats.js';
+import { BenchWorld } from './world.js';
+
+export type Size = '1K' | '2K';
+
+export interface BenchOptions {
+  readonly jobs: number;
+  readonly concurrent: number;
+  readonly images: number;
+  readonly size: Size;
+  readonly queueMs: number;
+  readonly genMs: number;
+  readonly pollMs: number;
+  readonly burstMs: number;
+  readonly samples: number;
+  readonly runs: number;
+  /** Noise (incompressible, realistic size) PNGs in the concurrent scenario; solid ones otherwise. */
+  readonly noise: boolean;
+  readonly nodeArgs: readonly string[];
+}
+
+export const SIDE: Record<Size, number> = { '1K': 1024, '2K': 2048 };
+
+/** Per job: what reached Discord and fal, and how polite the bot was about it. */
+export interface JobRecord {
+  readonly prompt: string;
+  readonly acked: boolean;
+  readonly delivered: boolean;
+  readonly ackMs: number;
+  readonly restCalls: number;
+  readonly progressEdits: number;
+  /** Smallest gap between two progress edits of this job (Infinity with fewer than two). */
+  readonly minEditGapMs: number;
+  readonly statusPolls: number;
+  readonly minPollGapMs: number;
+  /** First status poll to COMPLETED served, i.e. how long the job was at fal as the bot saw it. */
+  readonly falMs: number;
+}
+
+export interface PolitenessSummary {
+  readonly restCallsPerJobMean: number;
+  readonly restCallsPerJobMax: number;
+  readonly progressEditsPerJobMean: number;
+  readonly progressEditsPerJobMax: number;
+  readonly minProgressEditGapMs: number;
+  readonly statusPollsPerJobMean: number;
+  /** Status polls per job divided by the polls one per interval allows ((fal time / interval) + 1); <= 1 is polite. */
+  readonly statusPollsPerAllowedMax: number;
+  readonly minStatusPollGapMs: number;
+}
+
+export interface BurstResult {
+  readonly jobs: number;
+  readonly dispatchSpanMs: number;
+  readonly acked: number;
+  readonly delivered: number;
+  readonly ackMs: Distribution;
+  readonly cpuSecondsPerJob: number;
+  readonly wallMs: number;
+  readonly politeness: PolitenessSummary;
+  readonly botWarnings: string[];
+}
+
+export interface ConcurrentResult {
+  readonly jobs: number;
+  readonly imagesPerJob: number;
+  readonly size: Size;
+  readonly noise: boolean;
+  readonly bytesPerJob: number;
+  readonly delivered: number;
+  readonly idleRssMb: number;
+  readonly peakRssMb: number;
+  readonly peakRssSampledMb: number;
+  readonly cpuSecondsPerJob: number;
+  readonly wallMs: number;
+  readonly politeness: PolitenessSummary;
+  readonly botWarnings: string[];
+}
+
+export interface OverheadCase {
+  readonly label: string;
+  readonly images: number;
+  readonly size: Size;
+  /** The PNGs are over Discord's 10 MiB per-file limit: the bot has to re-encode them to deliver. */
+  readonly reencodeNeeded: boolean;
+  readonly bytesPerJob: number;
+  readonly samples: number;
+  readonly delivered: number;
+  /** COMPLETED served by fal -> last upload body byte received by Discord; delivered jobs only. */
+  readonly overheadMs: Distribution;
+  /** COMPLETED served -> last byte of the job's last upload attempt, delivered or not. */
+  readonly attemptMs: Distribution;
+  /** Same bytes: one parallel download + one multipart upload over loopback, separate process (median). */
+  readonly floorMs: number;
+  readonly floorDownloadMs: number;
+  readonly floorUploadMs: number;
+  readonly ratioP50: number;
+  readonly botWarnings: string[];
+}
+
+export interface OverheadResult {
+  readonly idleRssMb: number;
+  readonly cases: OverheadCase[];
+}
+
+interface Dispatched {
+  readonly prompt: string;
+  readonly images: number;
+  readonly interaction: InteractionPayload;
+  readonly dispatchedAt: number;
+  final: RecordedRequest | undefined;
+}
+
+/**
+ * Queue then generation, in wall-clock terms: the fake answers IN_QUEUE (positions 2, 1, 0) and is held at
+ * position 0 until the bench releases it `queueMs` after submission; then it answers IN_PROGRESS for
+ * genMs / pollMs polls (the fake moves one step per poll), then COMPLETED.
+ */
+function timedPlan(options: BenchOptions, images: { width: number; height: number; noise: boolean }): FalJobPlan {
+  return {
+    queuePositions: [2, 1, 0],
+    hold: options.queueMs > 0,
+    progressPolls: Math.max(1, Math.round(options.genMs / options.pollMs)),
+    images,
+  };
+}
+
+/** An interaction's reply is final once an edit of @original no longer offers Cancel. */
+function isFinalEdit(token: string) {
+  return (r: RecordedRequest): boolean => {
+    if (r.method !== 'PATCH' || !r.path.endsWith(`/${token}/messages/@original`)) return false;
+    const body = r.body as { components?: { components?: { custom_id?: string }[] }[] } | undefined;
+    const ids = (body?.components ?? []).flatMap((row) => row.components ?? []).map((c) => c.custom_id ?? '');
+    return !ids.some((id) => id.includes(':cancel:'));
+  };
+}
+
+let promptCounter = 0;
+
+function dispatch(world: BenchWorld, images: number, size: Size): Dispatched {
+  promptCounter += 1;
+  const prompt = `bench job ${promptCounter} ${process.pid}`;
+  const { interaction, dispatchedAt } = world.imagine(prompt, images, size);
+  return { prompt, images, interaction, dispatchedAt, final: undefined };
+}
+
+/** Dispatches `count` jobs evenly over `spanMs`; resolves with them once all are sent. */
+async function dispatchSpread(world: BenchWorld, count: number, spanMs: number, images: number, size: Size): Promise<{ jobs: Dispatched[]; spanMs: number }> {
+  const jobs: Dispatched[] = [];
+  const start = performance.now();
+  while (jobs.length < count) {
+    const due = start + (jobs.length * spanMs) / count;
+    const now = performance.now();
+    if (now >= due) jobs.push(dispatch(world, images, size));
+    else await sleep(Math.max(1, Math.floor(due - now)));
+  }
+  return { jobs, spanMs: performance.now() - start };
+}
+
+async function waitForFinals(world: BenchWorld, jobs: Dispatched[], timeoutMs: number): Promise<void> {
+  await Promise.allSettled(
+    jobs.map(async (job) => {
+      job.final = await world.discord.waitForRequest(isFinalEdit(job.interaction.token), timeoutMs);
+    }),
+  );
+}
+
+function filesDelivered(world: BenchWorld, job: Dispatched): number {
+  return world
+    .requestsOf(job.interaction)
+    .filter((r) => r.path.startsWith('/webhooks/') && r.status >= 200 && r.status < 300)
+    .reduce((sum, r) => sum + r.files.length, 0);
+}
+
+function gaps(times: readonly number[]): number[] {
+  return times.slice(1).map((t, i) => t - times[i]!);
+}
+
+function jobRecord(world: BenchWorld, job: Dispatched): JobRecord {
+  const ack = world.ackArrivals.get(job.interaction.id);
+  const acked = world.discord.interaction(job.interaction.id)?.acknowledged != null;
+  const webhook = world.webhookRequests.get(job.interaction.token) ?? [];
+  const edits = webhook.filter((r) => r.method === 'PATCH').map((r) => r.start);
+  const progressEdits = job.final ? edits.slice(0, -1) : edits;
+  const requestId = world.requestIdOf(job.prompt);
+  const polls = requestId ? (world.statusPolls.get(requestId) ?? []) : [];
+  const completed = requestId ? world.completedAt.get(requestId) : undefined;
+  return {
+    prompt: job.prompt,
+    acked,
+    delivered: job.final !== undefined && filesDelivered(world, job) >= job.images,
+    ackMs: ack === undefined ? Number.NaN : ack - job.dispatchedAt,
+    restCalls: world.requestsOf(job.interaction).length,
+    progressEdits: progressEdits.length,
+    minEditGapMs: progressEdits.length < 2 ? Number.POSITIVE_INFINITY : min(gaps(progressEdits)),
+    statusPolls: polls.length,
+    minPollGapMs: polls.length < 2 ? Number.POSITIVE_INFINITY : min(gaps(polls)),
+    falMs: completed !== undefined && polls.length > 0 ? completed - polls[0]! : Number.NaN,
+  };
+}
+
+function politeness(records: readonly JobRecord[], pollMs: number): PolitenessSummary {
+  const allowed = records.map((r) => r.statusPolls / (Math.floor(r.falMs / pollMs) + 1)).filter(Number.isFinite);
+  return {
+    restCallsPerJobMean: round(mean(records.map((r) => r.restCalls)), 2),
+    restCallsPerJobMax: max(records.map((r) => r.restCalls)),
+    progressEditsPerJobMean: round(mean(records.map((r) => r.progressEdits)), 2),
+    progressEditsPerJobMax: max(records.map((r) => r.progressEdits)),
+    minProgressEditGapMs: round(min(records.map((r) => r.minEditGapMs))),
+    statusPollsPerJobMean: round(mean(records.map((r) => r.statusPolls)), 2),
+    statusPollsPerAllowedMax: round(max(allowed), 2),
+    minStatusPollGapMs: round(min(records.map((r) => r.minPollGapMs))),
+  };
+}
+
+/** Bot log lines since `from`, de-duplicated by message, with counts. */
+function warningsSince(world: BenchWorld, from: number): string[] {
+  const counts = new Map<string, number>();
+  for (const line of world.botLog.slice(from)) {
+    let key = line.slice(0, 200);
+    try {
+      const parsed = JSON.parse(line) as { level?: string; msg?: string; message?: string };
+      key = `${parsed.level ?? '?'}: ${parsed.msg ?? parsed.message ?? line.slice(0, 160)}`;
+    } catch {
+      // Not a JSON log line (e.g. a Node warning on stderr): keep it as it is.
+    }
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([key, count]) => `${count} x ${key}`);
+}
+
+function jobTimeoutMs(options: BenchOptions): number {
+  return 60_000 + options.burstMs + options.queueMs + 2 * options.genMs;
+}
+
+/** Lets the bot settle, then reads its RSS. */
+export async function idleRss(world: BenchWorld): Promise<number> {
+  await sleep(1000);
+  return round(world.memory().rssMb);
+}
+
+/** `--jobs` /imagine interactions within `--burst-ms` (1 s): acknowledgement latency and delivery. */
+export async function burst(world: BenchWorld, options: BenchOptions): Promise<BurstResult> {
+  const side = SIDE[options.size];
+  world.usePlan(timedPlan(options, { width: side, height: side, noise: false }), options.queueMs);
+  const logFrom = world.botLog.length;
+  const cpu0 = world.cpuSeconds();
+  const t0 = performance.now();
+  const { jobs, spanMs } = await dispatchSpread(world, options.jobs, options.burstMs, options.images, options.size);
+  await waitForFinals(world, jobs, jobTimeoutMs(options));
+  await sleep(300);
+  const wallMs = performance.now() - t0;
+  const cpu = world.cpuSeconds() - cpu0;
+  const records = jobs.map((job) => jobRecord(world, job));
+  return {
+    jobs: jobs.length,
+    dispatchSpanMs: round(spanMs),
+    acked: records.filter((r) => r.acked).length,
+    delivered: records.filter((r) => r.delivered).length,
+    ackMs: distribution(records.map((r) => r.ackMs).filter(Number.isFinite)),
+    cpuSecondsPerJob: round(cpu / jobs.length, 4),
+    wallMs: round(wallMs),
+    politeness: politeness(records, options.pollMs),
+    botWarnings: warningsSince(world, logFrom),
+  };
+}
+
+/** `--concurrent` jobs of `--images` x `--size` in flight at once: peak memory and CPU per job. */
+export async function concurrent(world: BenchWorld, options: BenchOptions, idleRssMb: number): Promise<ConcurrentResult> {
+  const side = SIDE[options.size];
+  const image = { width: side, height: side, noise: options.noise };
+  const png = testPng(side, side, { noise: options.noise }); // generate once, before timing
+  world.usePlan(timedPlan(options, image), options.queueMs);
+  const logFrom = world.botLog.length;
+  let sampled = world.memory().rssMb;
+  const sampler = setInterval(() => {
+    sampled = Math.max(sampled, world.memory().rssMb);
+  }, 50);
+  const cpu0 = world.cpuSeconds();
+  const t0 = performance.now();
+  try {
+    const { jobs } = await dispatchSpread(world, options.concurrent, options.burstMs, options.images, options.size);
+    await waitForFinals(world, jobs, jobTimeoutMs(options));
+    await sleep(300);
+    const wallMs = performance.now() - t0;
+    const cpu = world.cpuSeconds() - cpu0;
+    const records = jobs.map((job) => jobRecord(world, job));
+    return {
+      jobs: jobs.length,
+      imagesPerJob: options.images,
+      size: options.size,
+      noise: options.noise,
+      bytesPerJob: options.noise ? png.length * options.images : testPng(side, side, { variant: 0 }).length * options.images,
+      delivered: records.filter((r) => r.delivered).length,
+      idleRssMb,
+      peakRssMb: round(world.memory().hwmMb),
+      peakRssSampledMb: round(sampled),
+      cpuSecondsPerJob: round(cpu / jobs.length, 4),
+      wallMs: round(wallMs),
+      politeness: politeness(records, options.pollMs),
+      botWarnings: warningsSince(world, logFrom),
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+export const OVERHEAD_CASES: ReadonlyArray<{ label: string; images: number; size: Size }> = [
+  { label: '1 x 1K', images: 1, size: '1K' },
+  { label: '4 x 1K', images: 4, size: '1K' },
+  { label: '4 x 2K', images: 4, size: '2K' },
+];
+
+/** Re-encoding is needed when one PNG is over Discord's per-file limit or all of them over the request limit. */
+function needsReencode(bytes: number, images: number, fileLimit: number, requestLimit: number): boolean {
+  return bytes > fileLimit || bytes * images > requestLimit;
+}
+
+/**
+ * One job at a time (no contention), noise PNGs of realistic size: from the COMPLETED status being served
+ * to the last byte of the upload reaching Discord; next to the loopback floor for the same bytes.
+ */
+export async function overhead(world: BenchWorld, options: BenchOptions): Promise<OverheadCase[]> {
+  const results: OverheadCase[] = [];
+  for (const spec of OVERHEAD_CASES) {
+    const side = SIDE[spec.size];
+    const png = testPng(side, side, { noise: true });
+    const reencodeNeeded = needsReencode(png.length, spec.images, world.discord.fileSizeLimit, world.discord.requestSizeLimit);
+    world.usePlan({ queuePositions: [0], progressPolls: 1, images: { width: side, height: side, noise: true } }, 0);
+    const logFrom = world.botLog.length;
+    const samples = reencodeNeeded ? Math.min(options.samples, 5) : options.samples;
+    const overheads: number[] = [];
+    const attempts: number[] = [];
+    let delivered = 0;
+    for (let i = 0; i < samples; i += 1) {
+      const job = dispatch(world, spec.images, spec.size);
+      await waitForFinals(world, [job], 120_000);
+      for (let wait = 0; wait < 20 && job.final && filesDelivered(world, job) < spec.images; wait += 1) await sleep(50);
+      const requestId = world.requestIdOf(job.prompt);
+      const completed = requestId ? world.completedAt.get(requestId) : undefined;
+      const webhook = world.webhookRequests.get(job.interaction.token) ?? [];
+      const ends = (list: typeof webhook): number => max(list.map((r) => r.end ?? Number.NaN).filter(Number.isFinite));
+      const ok = job.final !== undefined && filesDelivered(world, job) >= spec.images;
+      const uploadEnd = ends(webhook.filter((r) => r.multipart));
+      if (completed !== undefined && Number.isFinite(uploadEnd)) {
+        attempts.push(uploadEnd - completed);
+        if (ok) overheads.push(uploadEnd - completed);
+      }
+      if (ok) delivered += 1;
+      await sleep(100);
+    }
+    const floor = await loopbackFloor(png, spec.images, Math.max(5, options.samples));
+    const overheadMs = distribution(overheads);
+    results.push({
+      label: spec.label,
+      images: spec.images,
+      size: spec.size,
+      reencodeNeeded,
+      bytesPerJob: png.length * spec.images,
+      samples,
+      delivered,
+      overheadMs,
+      attemptMs: distribution(attempts),
+      floorMs: round(floor.totalMs),
+      floorDownloadMs: round(floor.downloadMs),
+      floorUploadMs: round(floor.uploadMs),
+      ratioP50: round(overheadMs.p50 / floor.totalMs, 2),
+      botWarnings: warningsSince(world, logFrom),
+    });
+  }
+  return results;
+}
+
+const FLOOR_CLIENT = fileURLToPath(new URL('./floor.ts', import.meta.url));
+
+/**
+ * The floor: the same bytes downloaded once (in parallel, like the bot) and uploaded once (one multipart
+ * POST) over loopback, by a separate Node process using fetch, against a server that does nothing else.
+ * Medians of `reps` repetitions after two warm-ups.
+ */
+export async function loopbackFloor(png: Buffer, images: number, reps: number): Promise<{ downloadMs: number; uploadMs: number; totalMs: number }> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.startsWith('/img/')) {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png);
+      return;
+    }
+    req.on('data', () => undefined);
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', FLOOR_CLIENT, '--url', `http://127.0.0.1:${port}`, '--images', String(images), '--reps', String(reps)],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+      });
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`floor client exited with ${String(code)}`))));
+    });
+    const samples = JSON.parse(output) as Array<{ downloadMs: number; uploadMs: number; totalMs: number }>;
+    return {
+      downloadMs: median(samples.map((s) => s.downloadMs)),
+      uploadMs: median(samples.map((s) => s.uploadMs)),
+      totalMs: median(samples.map((s) => s.totalMs)),
+    };
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,257 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import dc from 'node:diagnostics_channel';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { FakeDiscord, type InteractionPayload, type RecordedRequest } from '../test/fakes/discord.js';
+import { FakeFal, type FalJobPlan } from '../test/fakes/fal.js';
+
+/** A token in Discord's three-part format; only the loopback fake accepts it. */
+export const BENCH_DISCORD_TOKEN = 'MTExMTExMTExMTExMTExMTEx.QmVuY2g.loopback-bench-token_0123456789';
+
+/** The same entry point as `npm start` (built by `npm run build`, which `npm run bench` runs first). */
+const BOT_ENTRY = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
+const START_TIMEOUT_MS = 30_000;
+
+/** One HTTP request the fake Discord received, timed with `performance.now()` by the bench. */
+export interface TimedUpload {
+  readonly method: string;
+  /** When its headers arrived. */
+  readonly start: number;
+  /** When its last body byte arrived (undefined until then). */
+  end: number | undefined;
+  readonly multipart: boolean;
+}
+
+export interface WorldOptions {
+  readonly pollIntervalMs: number;
+  /** Extra node flags for the bot (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
+}
+
+/**
+ * The fakes from `test/fakes` running in this process, the real bot as a child process (`node dist/src/main.js`,
+ * as `npm start` runs it) pointed at them, and fine-grained timestamps of the HTTP traffic taken through
+ * `node:diagnostics_channel` (so neither the fakes nor the bot are changed for the bench).
+ */
+export class BenchWorld {
+  readonly discord: FakeDiscord;
+  readonly fal: FakeFal;
+  readonly bot: ChildProcess;
+  readonly pid: number;
+  /** Bot stderr and its warn/error log lines (LOG_LEVEL=warn). */
+  readonly botLog: string[] = [];
+  /** Interaction id -> when its first callback request reached the fake. */
+  readonly ackArrivals = new Map<string, number>();
+  /** Interaction token -> webhook requests (edits of @original and follow-ups), in arrival order. */
+  readonly webhookRequests = new Map<string, TimedUpload[]>();
+  /** fal request id -> arrival times of its status polls. */
+  readonly statusPolls = new Map<string, number[]>();
+  /** fal request id -> when the status answer saying COMPLETED was fully written. */
+  readonly completedAt = new Map<string, number>();
+  /** Jobs are held in fal's queue this long after submission, then released (0: no hold). */
+  holdMs = 0;
+
+  readonly #dir: string;
+  readonly #discordPort: number;
+  readonly #falPort: number;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #seenSubmissions = 0;
+  readonly #exited: Promise<number | null>;
+  readonly #onRequestStart = (message: unknown): void => this.#requestStarted(message as DiagMessage);
+  readonly #onResponseFinish = (message: unknown): void => this.#responseFinished(message as DiagMessage);
+
+  private constructor(discord: FakeDiscord, fal: FakeFal, dir: string, options: WorldOptions) {
+    this.discord = discord;
+    this.fal = fal;
+    this.#dir = dir;
+    this.#discordPort = Number(new URL(discord.apiUrl).port);
+    this.#falPort = Number(new URL(fal.baseUrl).port);
+    dc.subscribe('http.server.request.start', this.#onRequestStart);
+    dc.subscribe('http.server.response.finish', this.#onResponseFinish);
+    this.bot = spawn(process.execPath, [...(options.nodeArgs ?? []), BOT_ENTRY], {
+      cwd: dir, // no stray .env is picked up
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        HOME: dir,
+        DISCORD_TOKEN: BENCH_DISCORD_TOKEN,
+        FAL_KEY: fal.key,
+        DISCORD_API_URL: discord.apiUrl,
+        FAL_BASE_URL: fal.baseUrl,
+        DATABASE_PATH: join(dir, 'imagine.sqlite'),
+        LOG_LEVEL: 'warn',
+        FAL_POLL_INTERVAL_MS: String(options.pollIntervalMs),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (this.bot.pid === undefined) throw new Error('could not start the bot process');
+    this.pid = this.bot.pid;
+    const keep = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.botLog.push(line);
+    };
+    this.bot.stdout?.on('data', keep);
+    this.bot.stderr?.on('data', keep);
+    this.#exited = new Promise((resolve) => this.bot.once('exit', (code) => resolve(code)));
+  }
+
+  /** Starts both fakes and the bot; resolves once the bot is logged in and has registered /imagine. */
+  static async start(options: WorldOptions): Promise<BenchWorld> {
+    const discord = await FakeDiscord.start({ token: BENCH_DISCORD_TOKEN });
+    const fal = await FakeFal.start();
+    const dir = mkdtempSync(join(tmpdir(), 'imagen-bench-'));
+    const world = new BenchWorld(discord, fal, dir, options);
+    try {
+      const started = Promise.all([
+        discord.waitForReady(),
+        discord.waitForRequest((r) => r.method === 'PUT' && r.path.endsWith('/commands') && r.status === 200, START_TIMEOUT_MS),
+      ]);
+      const died = world.#exited.then((code) => {
+        throw new Error(`the bot exited (code ${String(code)}) before it was ready:\n${world.botLog.slice(-20).join('\n')}`);
+      });
+      await Promise.race([started, died]);
+    } catch (error) {
+      await world.close();
+      throw error;
+    }
+    return world;
+  }
+
+  /** Sends one /imagine; returns the payload and when it was handed to the gateway socket. */
+  imagine(prompt: string, numImages: number, resolution: '1K' | '2K'): { interaction: InteractionPayload; dispatchedAt: number } {
+    const interaction = this.discord.chatInput({
+      name: 'imagine',
+      options: [
+        { name: 'prompt', type: 3, value: prompt },
+        { name: 'num_images', type: 4, value: numImages },
+        { name: 'resolution', type: 3, value: resolution },
+      ],
+    });
+    const dispatchedAt = performance.now();
+    this.discord.dispatchInteraction(interaction);
+    return { interaction, dispatchedAt };
+  }
+
+  /** Every job submitted from now on follows this plan; held plans are released {@link holdMs} after submission. */
+  usePlan(plan: FalJobPlan, holdMs: number): void {
+    this.fal.defaultPlan = plan;
+    this.holdMs = holdMs;
+  }
+
+  /** REST requests the fake recorded for one interaction (callback, edits, follow-ups). */
+  requestsOf(interaction: InteractionPayload): RecordedRequest[] {
+    return this.discord.requests.filter((r) => r.path.includes(`/${interaction.token}/`) || r.path.includes(`/${interaction.id}/`));
+  }
+
+  /** fal request id of the job whose prompt is `prompt`. */
+  requestIdOf(prompt: string): string | undefined {
+    return this.fal.submissions.find((s) => s.input['prompt'] === prompt)?.requestId;
+  }
+
+  /** VmRSS and VmHWM of the bot, in MiB. */
+  memory(): { rssMb: number; hwmMb: number } {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  }
+
+  /** User + system CPU time the bot has used, in seconds. */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc_pid_stat(5) (utime, stime); after the comm field they are at index 11 and 12.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+
+  /** Stops the bot (SIGTERM, as a service manager would), then the fakes. */
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    if (this.bot.exitCode === null && this.bot.signalCode === null) {
+      this.bot.kill('SIGTERM');
+      const timer = setTimeout(() => this.bot.kill('SIGKILL'), 15_000);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    dc.unsubscribe('http.server.request.start', this.#onRequestStart);
+    dc.unsubscribe('http.server.response.finish', this.#onResponseFinish);
+    await Promise.all([this.discord.close(), this.fal.close()]);
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+
+  #requestStarted({ request, socket }: DiagMessage): void {
+    const now = performance.now();
+    const port = socket.localPort;
+    const path = (request.url ?? '').split('?')[0] ?? '';
+    const parts = path.split('/');
+    if (port === this.#discordPort) {
+      // /api/v10/interactions/{id}/{token}/callback
+      if (request.method === 'POST' && parts[3] === 'interactions' && parts[6] === 'callback') {
+        const id = parts[4] ?? '';
+        if (!this.ackArrivals.has(id)) this.ackArrivals.set(id, now);
+      }
+      // /api/v10/webhooks/{application_id}/{token}[/messages/@original]
+      if (parts[3] === 'webhooks' && parts[5] !== undefined && (request.method === 'POST' || request.method === 'PATCH')) {
+        const upload: TimedUpload = {
+          method: request.method,
+          start: now,
+          end: undefined,
+          multipart: (request.headers['content-type'] ?? '').startsWith('multipart/'),
+        };
+        const list = this.webhookRequests.get(parts[5]) ?? [];
+        list.push(upload);
+        this.webhookRequests.set(parts[5], list);
+        request.once('end', () => {
+          upload.end = performance.now();
+        });
+      }
+    } else if (port === this.#falPort) {
+      // /fal-ai/imagen4/requests/{id}/status
+      if (request.method === 'GET' && parts[3] === 'requests' && parts[5] === 'status' && parts.length === 6) {
+        const id = parts[4] ?? '';
+        const list = this.statusPolls.get(id) ?? [];
+        list.push(now);
+        this.statusPolls.set(id, list);
+      }
+    }
+  }
+
+  #responseFinished({ request, response, socket }: DiagMessage): void {
+    if (socket.localPort !== this.#falPort) return;
+    const now = performance.now();
+    const parts = (request.url ?? '').split('?')[0]?.split('/') ?? [];
+    if (request.method === 'GET' && parts[3] === 'requests' && parts[5] === 'status' && response.statusCode === 200) {
+      const id = parts[4] ?? '';
+      if (!this.completedAt.has(id)) this.completedAt.set(id, now);
+    }
+    if (request.method === 'POST' && response.statusCode === 200) this.#onSubmitted();
+  }
+
+  #onSubmitted(): void {
+    const fresh = this.fal.submissions.slice(this.#seenSubmissions);
+    this.#seenSubmissions = this.fal.submissions.length;
+    for (const submission of fresh) {
+      if (submission.plan.hold !== true) continue;
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        try {
+          this.fal.release(submission.requestId);
+        } catch {
+          // The fake was closed under the timer; nothing to release any more.
+        }
+      }, this.holdMs);
+      this.#timers.add(timer);
+    }
+  }
+}
+
+interface DiagMessage {
+  request: IncomingMessage;
+  response: ServerResponse;
+  socket: Socket;
+}
+
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream Linux build). */
+const CLOCK_TICKS = 100;

@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled entry point, exactly what `npm start` runs. */
+export const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
+
+/** The real bot as a separate process, with its log lines collected. */
+export class BotProcess {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(env: Record<string, string>, cwd: string) {
+    this.child = spawn(process.execPath, [MAIN], {
+      cwd,
+      // Only what the test gives: no .env of the developer's, no inherited tokens.
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let partial = '';
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      this.lines.push(...parts.filter(Boolean));
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves when a log line contains `text` (checks lines already logged first). */
+  async waitForLog(text: string, timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.find((l) => l.includes(text));
+      if (line) return line;
+      if (Date.now() > deadline || this.child.exitCode !== null) {
+        throw new Error(`no log line with ${JSON.stringify(text)}; got:\n${this.lines.slice(-20).join('\n')}\n${this.stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL') {
+    this.child.kill(signal);
+    return this.exited;
+  }
+}

@@ -1,0 +1,192 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
+import { ApplicationCommandOptionType as T } from 'discord.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BotProcess } from './botProcess.js';
+import { assertNoSecrets, contentOf, isCallback, isFinalEdit, startFakes, type Fakes } from './world.js';
+
+/**
+ * The real entry point (`node dist/src/main.js`, what `npm start` runs) as a child process, killed and
+ * restarted on the same database: nothing a member asked for may be lost or posted twice.
+ */
+beforeAll(() => {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+}, 120_000);
+
+let fakes: Fakes | undefined;
+const bots: BotProcess[] = [];
+afterEach(async () => {
+  for (const bot of bots.splice(0)) if (bot.child.exitCode === null) await bot.kill();
+  await fakes?.close();
+  fakes = undefined;
+});
+
+async function startBot(env: Record<string, string> = {}): Promise<BotProcess> {
+  if (!fakes) throw new Error('no fakes');
+  const bot = new BotProcess({ ...fakes.env, ...env }, fakes.dir);
+  bots.push(bot);
+  await bot.waitForLog('logged in to Discord');
+  return bot;
+}
+
+function imagine(prompt: string) {
+  if (!fakes) throw new Error('no fakes');
+  const interaction = fakes.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: prompt }] });
+  fakes.discord.dispatchInteraction(interaction);
+  return interaction;
+}
+
+function row(id: number) {
+  if (!fakes) throw new Error('no fakes');
+  const db = new Database(fakes.databasePath, { readonly: true });
+  try {
+    return db.prepare('SELECT status, failure_kind, fal_request_id, interaction_token FROM generations WHERE id = ?').get(id) as {
+      status: string;
+      failure_kind: string | null;
+      fal_request_id: string | null;
+      interaction_token: string | null;
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits until the bot has saved fal's request id (it polls status only after saving it). */
+async function submittedAndSaved(f: Fakes) {
+  const submission = await f.fal.waitForSubmission(1);
+  await f.fal.waitForRequest((r) => r.path.includes(`/requests/${submission.requestId}/status`));
+  return submission;
+}
+
+describe('crash and restart (SIGKILL)', () => {
+  it('resumes a job by its saved fal request id and edits the original reply, never submitting twice', async () => {
+    fakes = await startFakes();
+    fakes.fal.enqueuePlan({ queuePositions: [2], hold: true });
+    const first = await startBot();
+    const interaction = imagine('a lighthouse');
+    const submission = await submittedAndSaved(fakes);
+    expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
+    expect(row(1)).toMatchObject({ status: 'queued', fal_request_id: submission.requestId });
+
+    fakes.fal.release(submission.requestId);
+    const second = await startBot();
+    const final = await fakes.discord.waitForRequest(isFinalEdit(interaction.token));
+    expect(final.files).toHaveLength(1);
+    expect(fakes.fal.submissions).toHaveLength(1);
+    await second.waitForLog('generation delivered');
+    expect(row(1)).toMatchObject({ status: 'done', interaction_token: null });
+    const finalEdits = fakes.discord.requests.filter(isFinalEdit(interaction.token));
+    expect(finalEdits).toHaveLength(1);
+  });
+
+  it('submits on restart a job that was deferred but never reached fal', async () => {
+    fakes = await startFakes();
+    // fal that accepts the connection and never answers: the bot is killed while its submit hangs.
+    const submits: string[] = [];
+    const blackHole: Server = createServer((request) => submits.push(request.url ?? ''));
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    try {
+      const first = await startBot({ FAL_BASE_URL: `http://127.0.0.1:${(blackHole.address() as AddressInfo).port}` });
+      const interaction = imagine('a lighthouse');
+      await fakes.discord.waitForRequest(isCallback(interaction.id));
+      while (submits.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      await first.kill('SIGKILL');
+      expect(row(1)).toMatchObject({ status: 'pending', fal_request_id: null });
+
+      await startBot();
+      const final = await fakes.discord.waitForRequest(isFinalEdit(interaction.token));
+      expect(final.files).toHaveLength(1);
+      expect(fakes.fal.submissions).toHaveLength(1);
+    } finally {
+      blackHole.closeAllConnections();
+      blackHole.close();
+    }
+  });
+
+  it('posts in the channel, mentioning the requester, when the interaction token expired meanwhile', async () => {
+    fakes = await startFakes();
+    fakes.fal.enqueuePlan({ hold: true });
+    const first = await startBot();
+    const interaction = imagine('a lighthouse');
+    const submission = await submittedAndSaved(fakes);
+    await first.kill('SIGKILL');
+    fakes.discord.expireToken(interaction.token);
+    fakes.fal.release(submission.requestId);
+
+    const second = await startBot();
+    const post = await fakes.discord.waitForRequest(
+      (r) => r.method === 'POST' && r.path === `/channels/${fakes?.discord.channelId}/messages` && r.status === 200,
+    );
+    const requester = fakes.discord.defaultUser.id;
+    expect(contentOf(post.body)).toContain(`<@${requester}> your /imagine job finished`);
+    expect(post.body).toMatchObject({ allowed_mentions: { parse: [], users: [requester] }, nonce: 'imagine-1-1', enforce_nonce: true });
+    expect(post.files).toHaveLength(1);
+    await second.waitForLog('generation delivered');
+    expect(row(1)).toMatchObject({ status: 'done', interaction_token: null });
+  });
+
+  it('marks the job failed and logs why when it can neither edit the reply nor post in the channel', async () => {
+    fakes = await startFakes();
+    fakes.fal.enqueuePlan({ hold: true });
+    const first = await startBot();
+    const interaction = imagine('a lighthouse');
+    const submission = await submittedAndSaved(fakes);
+    await first.kill('SIGKILL');
+    fakes.discord.expireToken(interaction.token);
+    fakes.discord.setChannel(fakes.discord.channelId, { botPermissions: 0n });
+    fakes.fal.release(submission.requestId);
+
+    const second = await startBot();
+    const line = await second.waitForLog('generation failed: delivery');
+    expect(line).toMatch(/Missing Access|Missing Permissions/);
+    expect(row(1)).toMatchObject({ status: 'failed', failure_kind: 'delivery', interaction_token: null });
+  });
+});
+
+describe('graceful shutdown (SIGTERM)', () => {
+  it('refuses new work, leaves held jobs resumable, closes the database and exits 0', async () => {
+    fakes = await startFakes({ SHUTDOWN_GRACE_SECONDS: '1' });
+    fakes.fal.enqueuePlan({ hold: true });
+    const first = await startBot();
+    const interaction = imagine('a lighthouse');
+    const submission = await submittedAndSaved(fakes);
+
+    first.child.kill('SIGTERM');
+    await first.waitForLog('shutting down');
+    const late = imagine('too late');
+    const answer = await fakes.discord.waitForRequest(isCallback(late.id));
+    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('restarting') } });
+
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(`${fakes.databasePath}-wal`)).toBe(false);
+    expect(row(1)).toMatchObject({ status: 'queued', fal_request_id: submission.requestId });
+    expect(row(2)).toBeUndefined();
+
+    fakes.fal.release(submission.requestId);
+    await startBot();
+    const final = await fakes.discord.waitForRequest(isFinalEdit(interaction.token));
+    expect(final.files).toHaveLength(1);
+    expect(fakes.fal.submissions).toHaveLength(1);
+  });
+});
+
+describe('npm start with a bad configuration', () => {
+  it('exits non-zero with one line per problem and no secret', async () => {
+    fakes = await startFakes();
+    const bot = new BotProcess({ FAL_KEY: 'secret-value-without-colon' }, fakes.dir);
+    bots.push(bot);
+    const { code } = await bot.exited;
+    expect(code).toBe(1);
+    const problems = bot.stderr.split('\n').filter((line) => line.startsWith('- '));
+    expect(problems.map((line) => line.split(' ')[1])).toEqual(['DISCORD_TOKEN', 'FAL_KEY']);
+    expect(bot.stderr).not.toContain('secret-value-without-colon');
+    expect(bot.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+afterEach(() => {
+  for (const bot of bots) assertNoSecrets(bot.lines, [fakes?.env.DISCORD_TOKEN ?? '', fakes?.env.FAL_KEY ?? '']);
+});
