@@ -321,6 +321,14 @@ async function main(): Promise<void> {
       `${options.images} x ${options.size} solid in ${options.burstMs} ms; overhead with noise PNGs, floor = same bytes downloaded once + uploaded once\n\n` +
       `${renderTable(rows, options.runs)}\n`,
   );
+  const last = runs.at(-1);
+  if (last?.overhead) {
+    const names = [...new Set(last.overhead.flatMap((c) => Object.keys(c.breakdownMs)))].sort();
+    const table = names.map((name) => `  ${name.slice(2).padEnd(46)}${last.overhead!.map((c) => show(c.breakdownMs[name]).padStart(10)).join('')}`);
+    process.stdout.write(
+      `\nOverhead breakdown, medians of run ${last.run} (ms)${' '.repeat(14)}${last.overhead.map((c) => c.label.padStart(10)).join('')}\n${table.join('\n')}\n`,
+    );
+  }
   const missed = rows.filter((r) => r.pass === false && r.target !== 'all');
   if (missed.length > 0) process.stdout.write(`\nMissed targets: ${missed.map((r) => r.name).join('; ')}\n`);
   if (warnings.length > 0) process.stdout.write(`\nBot log (warn/error), by message:\n${warnings.map((w) => `  ${w}`).join('\n')}\n`);

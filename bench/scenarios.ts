@@ -64,6 +64,8 @@ export interface BurstResult {
   readonly acked: number;
   readonly delivered: number;
   readonly ackMs: Distribution;
+  /** Every job's ack latency, in dispatch order. */
+  readonly ackSamplesMs: number[];
   readonly cpuSecondsPerJob: number;
   readonly wallMs: number;
   readonly politeness: PolitenessSummary;
@@ -104,6 +106,8 @@ export interface OverheadCase {
   readonly floorDownloadMs: number;
   readonly floorUploadMs: number;
   readonly ratioP50: number;
+  /** Medians of the steps between COMPLETED and the end of the upload, as the fakes saw them. */
+  readonly breakdownMs: Record<string, number>;
   readonly botWarnings: string[];
 }
 
@@ -267,6 +271,7 @@ export async function burst(world: BenchWorld, options: BenchOptions): Promise<B
     acked: records.filter((r) => r.acked).length,
     delivered: records.filter((r) => r.delivered).length,
     ackMs: distribution(records.map((r) => r.ackMs).filter(Number.isFinite)),
+    ackSamplesMs: records.map((r) => round(r.ackMs)),
     cpuSecondsPerJob: round(cpu / jobs.length, 4),
     wallMs: round(wallMs),
     politeness: politeness(records, options.pollMs),
@@ -340,6 +345,10 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
     const samples = reencodeNeeded ? Math.min(options.samples, 5) : options.samples;
     const overheads: number[] = [];
     const attempts: number[] = [];
+    const steps = new Map<string, number[]>();
+    const step = (name: string, ms: number): void => {
+      if (Number.isFinite(ms)) steps.set(name, [...(steps.get(name) ?? []), ms]);
+    };
     let delivered = 0;
     for (let i = 0; i < samples; i += 1) {
       const job = dispatch(world, spec.images, spec.size);
@@ -356,6 +365,17 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
         if (ok) overheads.push(uploadEnd - completed);
       }
       if (ok) delivered += 1;
+      const timeline = requestId ? world.falTimeline.get(requestId) : undefined;
+      const uploads = webhook.filter((r) => r.multipart);
+      if (completed !== undefined && timeline?.resultStart !== undefined && timeline.resultEnd !== undefined) {
+        const firstUpload = min(uploads.map((r) => r.start));
+        step('1 COMPLETED -> result GET arrives', timeline.resultStart - completed);
+        step('2 result GET served', timeline.resultEnd - timeline.resultStart);
+        step('3 result served -> first image GET arrives', min(timeline.imageStarts) - timeline.resultEnd);
+        step('4 image downloads (first GET -> last served)', max(timeline.imageEnds) - min(timeline.imageStarts));
+        step('5 last image served -> upload starts', firstUpload - max(timeline.imageEnds));
+        step('6 upload (headers -> last body byte)', uploadEnd - firstUpload);
+      }
       await sleep(100);
     }
     const floor = await loopbackFloor(png, spec.images, Math.max(5, options.samples));
@@ -374,6 +394,7 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
       floorDownloadMs: round(floor.downloadMs),
       floorUploadMs: round(floor.uploadMs),
       ratioP50: round(overheadMs.p50 / floor.totalMs, 2),
+      breakdownMs: Object.fromEntries([...steps].map(([name, values]) => [name, round(median(values))])),
       botWarnings: warningsSince(world, logFrom),
     });
   }

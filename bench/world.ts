@@ -53,6 +53,8 @@ export class BenchWorld {
   readonly statusPolls = new Map<string, number[]>();
   /** fal request id -> when the status answer saying COMPLETED was fully written. */
   readonly completedAt = new Map<string, number>();
+  /** fal request id -> result GET and image downloads as fal saw them (arrival and response written). */
+  readonly falTimeline = new Map<string, FalTimeline>();
   /** Jobs are held in fal's queue this long after submission, then released (0: no hold). */
   holdMs = 0;
 
@@ -215,7 +217,19 @@ export class BenchWorld {
         list.push(now);
         this.statusPolls.set(id, list);
       }
+      // /fal-ai/imagen4/requests/{id} (result) and /files/{id}/{index}.png
+      if (request.method === 'GET' && parts[3] === 'requests' && parts.length === 5) this.#timeline(parts[4] ?? '').resultStart ??= now;
+      if (request.method === 'GET' && parts[1] === 'files') this.#timeline(parts[2] ?? '').imageStarts.push(now);
     }
+  }
+
+  #timeline(requestId: string): FalTimeline {
+    let timeline = this.falTimeline.get(requestId);
+    if (!timeline) {
+      timeline = { resultStart: undefined, resultEnd: undefined, imageStarts: [], imageEnds: [] };
+      this.falTimeline.set(requestId, timeline);
+    }
+    return timeline;
   }
 
   #responseFinished({ request, response, socket }: DiagMessage): void {
@@ -226,6 +240,8 @@ export class BenchWorld {
       const id = parts[4] ?? '';
       if (!this.completedAt.has(id)) this.completedAt.set(id, now);
     }
+    if (request.method === 'GET' && parts[3] === 'requests' && parts.length === 5) this.#timeline(parts[4] ?? '').resultEnd ??= now;
+    if (request.method === 'GET' && parts[1] === 'files') this.#timeline(parts[2] ?? '').imageEnds.push(now);
     if (request.method === 'POST' && response.statusCode === 200) this.#onSubmitted();
   }
 
@@ -245,6 +261,13 @@ export class BenchWorld {
       this.#timers.add(timer);
     }
   }
+}
+
+export interface FalTimeline {
+  resultStart: number | undefined;
+  resultEnd: number | undefined;
+  imageStarts: number[];
+  imageEnds: number[];
 }
 
 interface DiagMessage {

@@ -109,6 +109,17 @@ export async function startWorld(env: Record<string, string> = {}, options: { fi
   return world;
 }
 
+/** Resolves when the bot has logged a line containing `text`. */
+export async function waitForLog(world: World, text: string, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = world.logs.find((l) => l.includes(text));
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`no log line with ${JSON.stringify(text)}:\n${world.logs.slice(-15).join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Every e2e test ends with this: no token or key may ever reach a log line. */
 export function assertNoSecrets(logs: readonly string[], secrets: readonly string[]): void {
   const text = logs.join('\n');

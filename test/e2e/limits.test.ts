@@ -1,0 +1,131 @@
+import { ApplicationCommandOptionType as T, PermissionFlagsBits } from 'discord.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inspectPng } from '../fakes/png.js';
+import { contentOf, isCallback, isFinalEdit, startWorld, waitForLog, type World } from './world.js';
+
+/** Discord and fal faults and limits, injected through the loopback fakes. */
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+const MIB = 1024 * 1024;
+
+function imagine(w: World, options: Array<{ name: string; type: number; value: string | number }>, extra: { appPermissions?: string } = {}) {
+  const interaction = w.discord.chatInput({ name: 'imagine', options, ...extra });
+  w.discord.dispatchInteraction(interaction);
+  return interaction;
+}
+
+const fourImages = [
+  { name: 'prompt', type: T.String, value: 'four big ones' },
+  { name: 'num_images', type: T.Integer, value: 4 },
+  { name: 'resolution', type: T.String, value: '2K' },
+];
+
+describe('Discord upload limits', () => {
+  it('re-encodes 4 x 2K images that exceed the 10 MiB per-file limit, and every request fits', async () => {
+    world = await startWorld();
+    world.fal.enqueuePlan({ images: { width: 2048, height: 2048, noise: true } });
+    const interaction = imagine(world, fourImages);
+    await world.discord.waitForRequest(isFinalEdit(interaction.token), 60_000);
+    const uploads = world.discord.requests.filter((r) => r.files.length > 0);
+    const files = uploads.flatMap((r) => r.files);
+    expect(files).toHaveLength(4);
+    for (const upload of uploads) {
+      expect(upload.status).toBe(200);
+      expect(upload.files.reduce((sum, f) => sum + f.data.length, 0)).toBeLessThanOrEqual(24 * MIB);
+    }
+    for (const file of files) {
+      expect(file.filename).toMatch(/^imagen-1-[1-4]\.jpg$/);
+      expect(file.data.length).toBeLessThanOrEqual(9 * MIB);
+      expect(file.data.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+    }
+  });
+
+  it('splits a set over the 25 MiB request cap across messages when no re-encoding is needed', async () => {
+    world = await startWorld({}, { fileSizeLimit: 50 * MIB });
+    world.fal.enqueuePlan({ images: { width: 2048, height: 2048, noise: true } });
+    const interaction = imagine(world, fourImages);
+    await waitForLog(world, 'generation delivered', 60_000);
+    const followups = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path.includes(interaction.token) && r.files.length > 0);
+    const uploads = world.discord.requests.filter((r) => r.files.length > 0);
+    expect(uploads.length).toBeGreaterThanOrEqual(2);
+    expect(uploads.flatMap((r) => r.files).map((f) => f.filename)).toEqual([
+      'imagen-1-1.png',
+      'imagen-1-2.png',
+      'imagen-1-3.png',
+      'imagen-1-4.png',
+    ]);
+    for (const upload of uploads) expect(upload.files.reduce((sum, f) => sum + f.data.length, 0)).toBeLessThanOrEqual(24 * MIB);
+    expect(inspectPng(followups.files[0]!.data).width).toBe(2048);
+    expect(contentOf(followups.body)).toContain('Part 2 of');
+  });
+});
+
+describe('Discord faults when posting the result', () => {
+  it.each([
+    ['a 500', { status: 500 }],
+    ['a 429', { status: 429, retryAfter: 0.05 }],
+  ])('retries after %s without posting twice', async (_name, failure) => {
+    world = await startWorld();
+    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
+    await world.fal.waitForSubmission(1);
+    world.discord.failNext((method, path) => method === 'PATCH' && path.includes(interaction.token), failure);
+    const final = await world.discord.waitForRequest((r) => isFinalEdit(interaction.token)(r) && r.status === 200);
+    expect(final.files).toHaveLength(1);
+    const messages = [...world.discord.messages.values()].filter((m) => m.attachments.length > 0);
+    expect(messages).toHaveLength(1);
+  });
+
+  it('checks the bot’s channel permissions before starting and names what is missing', async () => {
+    world = await startWorld();
+    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }], {
+      appPermissions: String(PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages),
+    });
+    const answer = await world.discord.waitForRequest(isCallback(interaction.id));
+    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Attach Files permission') } });
+    expect(world.fal.submissions).toHaveLength(0);
+  });
+
+  it('posts in the channel when the interaction token expired during the job', async () => {
+    world = await startWorld();
+    world.fal.enqueuePlan({ hold: true });
+    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
+    const submission = await world.fal.waitForSubmission(1);
+    world.discord.expireToken(interaction.token);
+    world.fal.release(submission.requestId);
+    const post = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path.endsWith('/messages') && r.status === 200);
+    expect(post.files).toHaveLength(1);
+    expect(contentOf(post.body)).toContain(`<@${world.discord.defaultUser.id}>`);
+  });
+});
+
+describe('fal faults', () => {
+  it('recovers from a transient status error through the client’s retries', async () => {
+    world = await startWorld();
+    world.fal.enqueuePlan({ statusError: { status: 503, times: 1 } });
+    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
+    const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
+    expect(final.files).toHaveLength(1);
+  });
+
+  it('retries an image download once', async () => {
+    world = await startWorld();
+    world.fal.failNext((method, path) => method === 'GET' && path.startsWith('/files/'), { status: 502 });
+    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
+    const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
+    expect(final.files).toHaveLength(1);
+    expect(world.fal.requests.filter((r) => r.path.startsWith('/files/'))).toHaveLength(2);
+  });
+
+  it('refuses an image over IMAGE_MAX_BYTES and says so', async () => {
+    world = await startWorld({ IMAGE_MAX_BYTES: '2048' });
+    world.fal.enqueuePlan({ images: { width: 64, height: 64, noise: true } });
+    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
+    const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
+    expect(contentOf(final.body)).toContain('could not be downloaded from fal');
+    expect(world.fal.requests.filter((r) => r.path.startsWith('/files/'))).toHaveLength(1);
+  });
+});
