@@ -1,6 +1,7 @@
 import {
   ApplicationCommandOptionType,
   ApplicationIntegrationType,
+  channelMention,
   InteractionContextType,
   MessageFlags,
   PermissionFlagsBits,
@@ -13,8 +14,9 @@ import type { Command, CommandContext, ComponentInteraction } from '../src/disco
 import { optionsFromModels } from '../src/discord/commandOptions.js';
 import { missingChannelPermissions } from '../src/discord/permissions.js';
 import type { CustomId } from '../src/discord/customId.js';
-import { EDIT_FIELDS, IMAGINE_COMMAND, renderEditModal } from '../src/discord/views.js';
+import { EDIT_FIELDS, IMAGINE_COMMAND, refusalMessage, renderEditModal } from '../src/discord/views.js';
 import { UserError } from '../src/errors.js';
+import type { EffectiveSettings } from '../src/limits/guildSettings.js';
 import { parseGenerationInput, randomSeed } from '../src/models/parse.js';
 import { MODELS, findModel, type GenerationInput, type ImageModel } from '../src/models/registry.js';
 import type { Generation } from '../src/store/generations.js';
@@ -46,17 +48,19 @@ const MESSAGES = {
   cancelling: 'Cancelling…',
 } as const;
 
-/** `/imagine`: validates the options against the chosen model's schema, acknowledges, and starts the job. */
+/**
+ * `/imagine`: checks the server's rules, validates the options against the chosen model's schema, admits the
+ * job against every limit, acknowledges, and starts it.
+ */
 async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
-  const model = requireModel(interaction.options.getString(MODEL_OPTION) ?? context.config.defaultModel);
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  const model = requireModel(interaction.options.getString(MODEL_OPTION) ?? settings.defaultModel);
   const raw: Record<string, unknown> = {};
   for (const option of interaction.options.data) {
     if (option.name !== MODEL_OPTION) raw[option.name] = option.value;
   }
-  const input = parseOrExplain(model, raw);
-  requireChannelAccess(interaction);
-  await interaction.deferReply();
-  startGeneration(interaction, context, model, input, null);
+  await startGeneration(interaction, context, settings, model, parseOrExplain(model, raw), null);
 }
 
 /** The buttons and the Edit modal. Every handler reloads its generation by id, so none of them ever expires. */
@@ -78,9 +82,13 @@ async function handleComponent(
     case 'new':
       await reroll(interaction, generation, context, customId.action === 'new');
       return;
-    case 'edit':
+    case 'edit': {
+      const settings = context.guildSettings.effective(interaction.guildId);
+      requireAccess(interaction, settings);
+      requireRerollAllowed(interaction, generation, settings);
       await interaction.showModal(renderEditModal(generation));
       return;
+    }
     case 'delete':
       await deleteResult(interaction, generation, context);
       return;
@@ -96,25 +104,28 @@ async function reroll(
   context: CommandContext,
   freshSeed: boolean,
 ): Promise<void> {
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  requireRerollAllowed(interaction, generation, settings);
   const model = requireModel(generation.modelId);
-  const input = parseOrExplain(model, freshSeed ? { ...generation.input, seed: randomSeed() } : generation.input);
-  requireChannelAccess(interaction);
-  await interaction.deferReply();
-  startGeneration(interaction, context, model, input, generation.id);
+  const { safety_tolerance: _previous, ...options } = generation.input;
+  const input = parseOrExplain(model, freshSeed ? { ...options, seed: randomSeed() } : options);
+  await startGeneration(interaction, context, settings, model, input, generation.id);
 }
 
 async function submitEdit(interaction: ModalSubmitInteraction, generation: Generation, context: CommandContext): Promise<void> {
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  requireRerollAllowed(interaction, generation, settings);
   const model = requireModel(generation.modelId);
   const negative = interaction.fields.getTextInputValue(EDIT_FIELDS.negativePrompt);
-  const { negative_prompt: _previous, ...rest } = generation.input;
+  const { negative_prompt: _negative, safety_tolerance: _tolerance, ...rest } = generation.input;
   const input = parseOrExplain(model, {
     ...rest,
     prompt: interaction.fields.getTextInputValue(EDIT_FIELDS.prompt),
     ...(negative.trim() && { negative_prompt: negative }),
   });
-  requireChannelAccess(interaction);
-  await interaction.deferReply();
-  startGeneration(interaction, context, model, input, generation.id);
+  await startGeneration(interaction, context, settings, model, input, generation.id);
 }
 
 async function deleteResult(interaction: ButtonInteraction, generation: Generation, context: CommandContext): Promise<void> {
@@ -135,28 +146,71 @@ async function cancel(interaction: ButtonInteraction, generation: Generation, co
   await interaction.reply({ content: MESSAGES.cancelling, flags: MessageFlags.Ephemeral });
 }
 
-function startGeneration(
+/**
+ * Admits the job against every limit (one transaction), acknowledges, and hands it to the service.
+ * A refused request is answered ephemerally, is not saved, and costs nothing.
+ */
+async function startGeneration(
   interaction: StartingInteraction,
   context: CommandContext,
+  settings: EffectiveSettings,
   model: ImageModel,
   input: GenerationInput,
   parentId: number | null,
-): void {
-  const generation = context.generations.create({
-    modelId: model.id as Generation['modelId'],
-    input,
-    requesterId: interaction.user.id,
-    guildId: interaction.guildId,
-    channelId: requireChannel(interaction.channelId),
-    applicationId: interaction.applicationId,
-    interactionToken: interaction.token,
-    interactionCreatedAt: interaction.createdTimestamp,
-    parentId,
-    appPermissions: interaction.appPermissions.bitfield.toString(),
-    attachmentSizeLimit: interaction.attachmentSizeLimit,
-    inThread: isInThread(interaction),
-  });
+): Promise<void> {
+  requireChannelAccess(interaction);
+  const admitted = context.generations.admit(
+    {
+      modelId: model.id as Generation['modelId'],
+      input: { ...input, safety_tolerance: settings.safetyTolerance },
+      requesterId: interaction.user.id,
+      guildId: interaction.guildId,
+      channelId: requireChannel(interaction.channelId),
+      applicationId: interaction.applicationId,
+      interactionToken: interaction.token,
+      interactionCreatedAt: interaction.createdTimestamp,
+      parentId,
+      appPermissions: interaction.appPermissions.bitfield.toString(),
+      attachmentSizeLimit: interaction.attachmentSizeLimit,
+      inThread: isInThread(interaction),
+    },
+    settings.limits,
+  );
+  if (!admitted.ok) throw new UserError(refusalMessage(admitted.refusal));
+  const { generation } = admitted;
+  try {
+    await interaction.deferReply();
+  } catch (error) {
+    // Too late to answer (e.g. the interaction expired): the job must not run or count against anyone.
+    context.store.markFailed(generation.id, 'cancelled', 'not_acknowledged', Date.now());
+    throw error;
+  }
   void context.generations.start(generation, context.replyTargetFor(generation));
+}
+
+/** The server's rules: /imagine only in allowed channels, only for allowed roles (admins are always allowed). */
+function requireAccess(interaction: StartingInteraction, settings: EffectiveSettings): void {
+  if (interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) return;
+  if (settings.channelIds.length > 0 && !settings.channelIds.includes(interaction.channelId ?? '')) {
+    const channels = settings.channelIds.map((id) => channelMention(id)).join(', ');
+    throw new UserError(`/imagine is not available in this channel on this server. Try ${channels}.`);
+  }
+  if (settings.roleIds.length > 0 && !memberRoleIds(interaction).some((role) => settings.roleIds.includes(role))) {
+    throw new UserError('On this server, /imagine is only available to members with certain roles. Ask a server admin.');
+  }
+}
+
+function requireRerollAllowed(interaction: StartingInteraction, generation: Generation, settings: EffectiveSettings): void {
+  if (settings.rerolls === 'everyone' || interaction.user.id === generation.requesterId) return;
+  if (interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages)) return;
+  throw new UserError('On this server, only the member who made these images can reroll or edit them. Use /imagine for your own.');
+}
+
+/** Role ids from the interaction payload (no member cache is kept: the bot has no gateway intents). */
+function memberRoleIds(interaction: StartingInteraction): string[] {
+  const member = interaction.member;
+  if (!member) return [];
+  return Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
 }
 
 type StartingInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;

@@ -6,6 +6,7 @@ import { syncCommands } from './discord/registration.js';
 import { createInteractionRouter } from './discord/router.js';
 import { createFal } from './fal/client.js';
 import { GenerationService } from './generation/service.js';
+import { GuildSettingsStore } from './limits/guildSettings.js';
 import { errorContext, type Logger } from './logger.js';
 import { openDatabase, type Db } from './store/database.js';
 import { GenerationStore } from './store/generations.js';
@@ -45,7 +46,11 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     pollIntervalMs: config.falPollIntervalMs,
     jobTimeoutMs: config.jobTimeoutMs,
     download: { timeoutMs: config.imageDownloadTimeoutMs, maxBytes: config.imageMaxBytes },
+    concurrency: config.falConcurrency,
+    prices: config.prices,
+    dailyBudgetUsd: config.dailyBudgetUsd,
   });
+  const guildSettings = new GuildSettingsStore(db, config);
 
   const client = new Client({
     // Interactions need no gateway intent; without the Guilds intent no guild cache is built at all.
@@ -68,7 +73,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     if (context) return context;
     if (!client.isReady()) throw new Error('interaction received before the client was ready');
     const target = new DiscordReplyTarget({ client, store, logger });
-    context = { config, logger, client, generations, store, replyTargetFor: () => target };
+    context = { config, logger, client, generations, store, guildSettings, replyTargetFor: () => target };
     return context;
   };
   let draining = false;

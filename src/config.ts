@@ -1,12 +1,34 @@
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
-import { DEFAULT_MODEL_ID, MODEL_IDS } from './models/registry.js';
+import { DEFAULT_MODEL_ID, MODEL_IDS, type ModelId } from './models/registry.js';
+import { parsePriceOverrides, type PriceTable } from './limits/pricing.js';
 
 /**
  * Every environment variable the bot reads, with how to fix it when it is wrong.
  * This module is the only reader of `process.env` (see STYLE.md, rule 1).
  */
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** Numeric settings: bounds and default in one place; the hint in error messages is derived from them. */
+const NUMBERS = {
+  FAL_POLL_INTERVAL_MS: { min: 10, max: 60_000, fallback: 1000, unit: 'milliseconds' },
+  FAL_CONCURRENCY: { min: 1, max: 40, fallback: 4, unit: 'jobs' },
+  JOB_TIMEOUT_SECONDS: { min: 1, max: 3600, fallback: 600, unit: 'seconds' },
+  IMAGE_DOWNLOAD_TIMEOUT_MS: { min: 1000, max: 600_000, fallback: 30_000, unit: 'milliseconds' },
+  IMAGE_MAX_BYTES: { min: 1024, max: 100 * 1024 * 1024, fallback: 25 * 1024 * 1024, unit: 'bytes' },
+  SHUTDOWN_GRACE_SECONDS: { min: 0, max: 600, fallback: 20, unit: 'seconds' },
+  USER_MAX_ACTIVE_JOBS: { min: 1, max: 50, fallback: 1, unit: 'jobs' },
+  USER_COOLDOWN_SECONDS: { min: 0, max: 86_400, fallback: 10, unit: 'seconds' },
+  USER_DAILY_IMAGES: { min: 0, max: 100_000, fallback: 40, unit: 'images' },
+  GUILD_DAILY_IMAGES: { min: 0, max: 1_000_000, fallback: 400, unit: 'images' },
+  SAFETY_TOLERANCE_MIN: { min: 1, max: 6, fallback: 1, unit: '(1 strictest, 6 most permissive)' },
+  SAFETY_TOLERANCE_MAX: { min: 1, max: 6, fallback: 4, unit: '(1 strictest, 6 most permissive)' },
+} as const;
+
+const DOLLARS = {
+  GUILD_DAILY_BUDGET_USD: { fallback: 10 },
+  DAILY_BUDGET_USD: { fallback: 25 },
+} as const;
 
 const HINTS: Record<string, string> = {
   DISCORD_TOKEN:
@@ -18,11 +40,11 @@ const HINTS: Record<string, string> = {
   DISCORD_GUILD_ID: 'leave it unset to register commands globally, or give a server id (right-click the server -> Copy Server ID)',
   IMAGEN_MODEL: `use one of: ${MODEL_IDS.join(', ')}`,
   LOG_LEVEL: `use one of: ${LOG_LEVELS.join(', ')}`,
-  FAL_POLL_INTERVAL_MS: 'give a whole number of milliseconds between 10 and 60000',
-  JOB_TIMEOUT_SECONDS: 'give a whole number of seconds between 1 and 3600',
-  IMAGE_DOWNLOAD_TIMEOUT_MS: 'give a whole number of milliseconds between 1000 and 600000',
-  IMAGE_MAX_BYTES: 'give a whole number of bytes between 1024 and 104857600',
-  SHUTDOWN_GRACE_SECONDS: 'give a whole number of seconds between 0 and 600',
+  IMAGEN_PRICES: 'give model=dollars pairs separated by commas, e.g. "imagen4=0.04,imagen4-ultra:2K=0.06"',
+  ...Object.fromEntries(
+    Object.entries(NUMBERS).map(([name, n]) => [name, `give a whole number from ${n.min} to ${n.max} ${n.unit}`]),
+  ),
+  ...Object.fromEntries(Object.keys(DOLLARS).map((name) => [name, 'give an amount in US dollars, e.g. 12.50 (0 blocks all use)'])),
 };
 
 const optionalString = z
@@ -38,7 +60,7 @@ const httpUrl = optionalString.pipe(
     .optional(),
 );
 
-const intInRange = (min: number, max: number, fallback: number) =>
+const wholeNumber = ({ min, max, fallback }: { min: number; max: number; fallback: number }) =>
   optionalString.pipe(
     z
       .string()
@@ -48,33 +70,68 @@ const intInRange = (min: number, max: number, fallback: number) =>
       .default(fallback),
   );
 
-const EnvSchema = z.object({
-  DISCORD_TOKEN: z
-    .string({ error: 'is missing' })
-    .trim()
-    .min(1, { error: 'is empty' })
-    .regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, { error: 'does not look like a bot token (three parts separated by dots)' }),
-  FAL_KEY: z
-    .string({ error: 'is missing' })
-    .trim()
-    .min(1, { error: 'is empty' })
-    .regex(/^[^\s:]+:[^\s:]+$/, { error: 'does not look like a fal key ("key-id:key-secret")' }),
-  DISCORD_API_URL: httpUrl,
-  FAL_BASE_URL: httpUrl,
-  DATABASE_PATH: optionalString.pipe(z.string().default('./data/imagine.sqlite')),
-  DISCORD_GUILD_ID: optionalString.pipe(
-    z.string().regex(/^\d{17,20}$/, { error: 'must be a server id (17-20 digits)' }).optional(),
-  ),
-  IMAGEN_MODEL: optionalString.pipe(z.enum(MODEL_IDS, { error: 'is not a known model' }).default(DEFAULT_MODEL_ID)),
-  LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: 'is not a log level' }).default('info')),
-  FAL_POLL_INTERVAL_MS: intInRange(10, 60_000, 1000),
-  JOB_TIMEOUT_SECONDS: intInRange(1, 3600, 600),
-  IMAGE_DOWNLOAD_TIMEOUT_MS: intInRange(1000, 600_000, 30_000),
-  IMAGE_MAX_BYTES: intInRange(1024, 100 * 1024 * 1024, 25 * 1024 * 1024),
-  SHUTDOWN_GRACE_SECONDS: intInRange(0, 600, 20),
-});
+const dollars = ({ fallback }: { fallback: number }) =>
+  optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+(\.\d{1,4})?$/, { error: 'must be an amount in dollars' })
+      .transform(Number)
+      .default(fallback),
+  );
+
+const numberFields = Object.fromEntries(Object.entries(NUMBERS).map(([name, spec]) => [name, wholeNumber(spec)])) as {
+  [K in keyof typeof NUMBERS]: ReturnType<typeof wholeNumber>;
+};
+const dollarFields = Object.fromEntries(Object.entries(DOLLARS).map(([name, spec]) => [name, dollars(spec)])) as {
+  [K in keyof typeof DOLLARS]: ReturnType<typeof dollars>;
+};
+
+const EnvSchema = z
+  .object({
+    DISCORD_TOKEN: z
+      .string({ error: 'is missing' })
+      .trim()
+      .min(1, { error: 'is empty' })
+      .regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, { error: 'does not look like a bot token (three parts separated by dots)' }),
+    FAL_KEY: z
+      .string({ error: 'is missing' })
+      .trim()
+      .min(1, { error: 'is empty' })
+      .regex(/^[^\s:]+:[^\s:]+$/, { error: 'does not look like a fal key ("key-id:key-secret")' }),
+    DISCORD_API_URL: httpUrl,
+    FAL_BASE_URL: httpUrl,
+    DATABASE_PATH: optionalString.pipe(z.string().default('./data/imagine.sqlite')),
+    DISCORD_GUILD_ID: optionalString.pipe(
+      z.string().regex(/^\d{17,20}$/, { error: 'must be a server id (17-20 digits)' }).optional(),
+    ),
+    IMAGEN_MODEL: optionalString.pipe(z.enum(MODEL_IDS, { error: 'is not a known model' }).default(DEFAULT_MODEL_ID)),
+    LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: 'is not a log level' }).default('info')),
+    IMAGEN_PRICES: optionalString.transform((value, context) => {
+      const parsed = parsePriceOverrides(value ?? '');
+      if (!parsed.ok) {
+        context.addIssue({ code: 'custom', message: parsed.problem });
+        return z.NEVER;
+      }
+      return parsed.prices;
+    }),
+    ...numberFields,
+    ...dollarFields,
+  })
+  .refine((env) => env.SAFETY_TOLERANCE_MIN <= env.SAFETY_TOLERANCE_MAX, {
+    path: ['SAFETY_TOLERANCE_MIN'],
+    error: 'must not be above SAFETY_TOLERANCE_MAX',
+  });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Default limits for every server; admins override them per server with /imagine-settings. */
+export interface DefaultLimits {
+  readonly userMaxActiveJobs: number;
+  readonly userCooldownSeconds: number;
+  readonly userDailyImages: number;
+  readonly guildDailyImages: number;
+  readonly guildDailyBudgetUsd: number;
+}
 
 /** The validated, frozen configuration every service receives. */
 export interface Config {
@@ -84,14 +141,23 @@ export interface Config {
   readonly falBaseUrl: string | undefined;
   readonly databasePath: string;
   readonly guildId: string | undefined;
-  readonly defaultModel: (typeof MODEL_IDS)[number];
+  readonly defaultModel: ModelId;
   readonly logLevel: LogLevel;
   readonly falPollIntervalMs: number;
+  /** Jobs at fal at once, for the whole bot; the rest wait in the bot's own fair queue. */
+  readonly falConcurrency: number;
   readonly jobTimeoutMs: number;
   readonly imageDownloadTimeoutMs: number;
   readonly imageMaxBytes: number;
   /** On SIGTERM/SIGINT, how long running jobs may still finish before the rest is left for the next start. */
   readonly shutdownGraceMs: number;
+  readonly limits: DefaultLimits;
+  /** Spending cap for the whole bot per UTC day, in US dollars. */
+  readonly dailyBudgetUsd: number;
+  /** Price overrides per model (and resolution); the rest come from the model registry. */
+  readonly prices: PriceTable;
+  /** Bounds within which server admins may set Imagen's safety_tolerance. */
+  readonly safetyTolerance: { readonly min: number; readonly max: number };
 }
 
 /** Thrown by {@link loadConfig}; `problems` holds one line per bad variable, safe to print (never a value). */
@@ -127,10 +193,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     defaultModel: e.IMAGEN_MODEL,
     logLevel: e.LOG_LEVEL,
     falPollIntervalMs: e.FAL_POLL_INTERVAL_MS,
+    falConcurrency: e.FAL_CONCURRENCY,
     jobTimeoutMs: e.JOB_TIMEOUT_SECONDS * 1000,
     imageDownloadTimeoutMs: e.IMAGE_DOWNLOAD_TIMEOUT_MS,
     imageMaxBytes: e.IMAGE_MAX_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    limits: Object.freeze({
+      userMaxActiveJobs: e.USER_MAX_ACTIVE_JOBS,
+      userCooldownSeconds: e.USER_COOLDOWN_SECONDS,
+      userDailyImages: e.USER_DAILY_IMAGES,
+      guildDailyImages: e.GUILD_DAILY_IMAGES,
+      guildDailyBudgetUsd: e.GUILD_DAILY_BUDGET_USD,
+    }),
+    dailyBudgetUsd: e.DAILY_BUDGET_USD,
+    prices: e.IMAGEN_PRICES ?? {},
+    safetyTolerance: Object.freeze({ min: e.SAFETY_TOLERANCE_MIN, max: e.SAFETY_TOLERANCE_MAX }),
   });
 }
 

@@ -8,6 +8,7 @@ import type {
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { GenerationService, ReplyTarget } from '../generation/service.js';
+import type { GuildSettingsStore } from '../limits/guildSettings.js';
 import type { Logger } from '../logger.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import type { CustomId } from './customId.js';
@@ -19,6 +20,7 @@ export interface CommandContext {
   readonly client: Client<true>;
   readonly generations: GenerationService;
   readonly store: GenerationStore;
+  readonly guildSettings: GuildSettingsStore;
   /** Where a generation's progress and result go (its interaction reply). */
   replyTargetFor(generation: Generation): ReplyTarget;
 }

@@ -1,14 +1,19 @@
 import type { FalClient, QueueStatus } from '@fal-ai/client';
+import type { DefaultLimits } from '../config.js';
 import { classifyFalError, describeFalError, type FalFailure } from '../fal/errors.js';
+import { checkLimits, utcDayStart, type Refusal } from '../limits/admission.js';
+import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
 import { Imagen4Output } from '../models/imagen4.js';
 import { findModel, type GenerationInput, type ImageModel, type ModelId } from '../models/registry.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
+import { fairOrder } from './fairQueue.js';
 import { ImageDownloadError, downloadImage, imageFileName, type DownloadedImage } from './images.js';
 import { ProgressThrottle } from './progressThrottle.js';
 
 /** Where a job is, as shown to the member while they wait. Elapsed time is rendered by Discord itself. */
 export type Progress =
+  | { readonly phase: 'waiting'; readonly position: number }
   | { readonly phase: 'submitting' }
   | { readonly phase: 'queued'; readonly position: number }
   | { readonly phase: 'running' }
@@ -56,6 +61,11 @@ export interface GenerationServiceOptions {
   readonly pollIntervalMs: number;
   readonly jobTimeoutMs: number;
   readonly download: { readonly timeoutMs: number; readonly maxBytes: number };
+  /** Jobs at fal at once; the rest wait in the bot's own fair queue. */
+  readonly concurrency: number;
+  readonly prices: PriceTable;
+  /** Spending cap for the whole bot per UTC day. */
+  readonly dailyBudgetUsd: number;
   /** Minimum time between two progress edits of one job (Discord rate limits); default 2000. */
   readonly progressIntervalMs?: number;
   readonly now?: () => number;
@@ -63,6 +73,11 @@ export interface GenerationServiceOptions {
 
 /** Interaction tokens are valid for 15 minutes after the interaction was created. */
 export const INTERACTION_TOKEN_LIFETIME_MS = 15 * 60 * 1000;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Failures after which fal may still have billed the images (a 422 can be billed; 5xx are not). */
+const BILLED_FAILURES = new Set<Failure['kind']>(['safety', 'invalid_input', 'download', 'delivery']);
 
 /** Why a job's abort signal fired: the requester cancelled, the time limit passed, or the bot is stopping. */
 class JobStopped extends Error {
@@ -72,75 +87,128 @@ class JobStopped extends Error {
   }
 }
 
+/** A generation this process is looking after: waiting in the bot's queue, or running. */
+interface Job {
+  readonly generation: Generation;
+  readonly target: ReplyTarget;
+  readonly controller: AbortController;
+  readonly progress: ProgressThrottle<Progress>;
+  state: 'waiting' | 'running';
+  readonly done: Promise<void>;
+  readonly finish: () => void;
+}
+
 /**
- * Runs generations from a saved row to posted images: persist, submit to fal (saving the request id at once),
- * report progress, fetch the result, download the images and hand them to the reply target. Every ending,
- * good or bad, reaches the member; the row always ends in a final state.
+ * Runs generations from a saved row to posted images. Admission checks every limit and saves the job in one
+ * transaction; jobs then wait in a fair queue (round-robin across servers, then members) until one of
+ * `concurrency` slots at fal is free; a running job is submitted (its request id saved at once), followed,
+ * fetched, downloaded and handed to the reply target. Every ending, good or bad, reaches the member; the row
+ * always ends in a final state, except when the bot stops, which leaves it for the next start to resume.
  */
 export class GenerationService {
   readonly #options: GenerationServiceOptions;
   readonly #now: () => number;
-  readonly #active = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  readonly #jobs = new Map<number, Job>();
+  #stopping = false;
 
   constructor(options: GenerationServiceOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Saves a new generation; nothing is sent to fal until {@link start}. */
-  create(request: GenerationRequest): Generation {
+  /**
+   * Saves a new generation if the member's, the server's and the bot's limits allow it; nothing is sent to fal
+   * until {@link start}. A refused request is not saved and costs nothing.
+   */
+  admit(request: GenerationRequest, limits: DefaultLimits): { ok: true; generation: Generation } | { ok: false; refusal: Refusal } {
     this.#options.logger.addSecret(request.interactionToken, INTERACTION_TOKEN_LIFETIME_MS);
-    return this.#options.store.create({
-      modelId: request.modelId,
-      input: request.input,
-      requesterId: request.requesterId,
-      guildId: request.guildId,
-      channelId: request.channelId,
-      applicationId: request.applicationId,
-      interactionToken: request.interactionToken,
-      tokenExpiresAt: request.interactionCreatedAt + INTERACTION_TOKEN_LIFETIME_MS,
-      parentId: request.parentId,
-      createdAt: this.#now(),
-      appPermissions: request.appPermissions,
-      attachmentSizeLimit: request.attachmentSizeLimit,
-      inThread: request.inThread,
-    });
+    const now = this.#now();
+    const images = request.input.num_images;
+    const costUsd = estimateCost(this.#options.prices, request.modelId, request.input.resolution, images);
+    return this.#options.store.createIfAllowed(
+      {
+        modelId: request.modelId,
+        input: request.input,
+        requesterId: request.requesterId,
+        guildId: request.guildId,
+        channelId: request.channelId,
+        applicationId: request.applicationId,
+        interactionToken: request.interactionToken,
+        tokenExpiresAt: request.interactionCreatedAt + INTERACTION_TOKEN_LIFETIME_MS,
+        parentId: request.parentId,
+        createdAt: now,
+        appPermissions: request.appPermissions,
+        attachmentSizeLimit: request.attachmentSizeLimit,
+        inThread: request.inThread,
+        quotaImages: images,
+        costUsd,
+      },
+      utcDayStart(now),
+      (usage) => checkLimits(usage, { images, costUsd, now }, limits, this.#options.dailyBudgetUsd),
+    );
   }
 
-  /** Starts (or resumes) a saved generation in the background. Returns a promise that settles when it ends. */
+  /**
+   * Takes charge of a saved generation: a waiting one joins the fair queue, one that was already sent on its way
+   * (resumed after a restart) continues at once. Returns a promise that settles when the job ends here.
+   */
   start(generation: Generation, target: ReplyTarget): Promise<void> {
-    const existing = this.#active.get(generation.id);
+    const existing = this.#jobs.get(generation.id);
     if (existing) return existing.done;
-    const controller = new AbortController();
-    const done = this.#run(generation, target, controller).finally(() => this.#active.delete(generation.id));
-    this.#active.set(generation.id, { controller, done });
+    let finish = () => {};
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const job: Job = {
+      generation,
+      target,
+      controller: new AbortController(),
+      progress: new ProgressThrottle<Progress>(
+        this.#options.progressIntervalMs ?? 2000,
+        (value) =>
+          target.progress(generation, value).catch((error: unknown) => {
+            this.#options.logger.warn('could not show progress', { generation: generation.id, ...errorContext(error) });
+          }),
+        sameProgress,
+      ),
+      state: 'waiting',
+      done,
+      finish,
+    };
+    this.#jobs.set(generation.id, job);
+    if (generation.status === 'waiting') this.#pump();
+    else this.#runJob(job);
     return done;
   }
 
-  /** Asks a running job to stop; fal is told to cancel it. Returns false when the job is not running here. */
+  /**
+   * Stops a job for its requester: a waiting one leaves the queue, a running one is cancelled at fal.
+   * Returns false when the job is not in this process's hands (already finished).
+   */
   cancel(id: number): boolean {
-    const job = this.#active.get(id);
+    const job = this.#jobs.get(id);
     if (!job) return false;
     job.controller.abort(new JobStopped('cancelled'));
+    if (job.state === 'waiting') void this.#endWaiting(job);
     return true;
   }
 
   isActive(id: number): boolean {
-    return this.#active.has(id);
+    return this.#jobs.has(id);
   }
 
-  /** Resolves when every job running now has ended. */
+  /** Resolves when every job this process holds now has ended. */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.#active.values()].map((job) => job.done));
+    await Promise.allSettled([...this.#jobs.values()].map((job) => job.done));
   }
 
   /**
-   * Picks up every generation a previous process left unfinished: a saved fal request id is followed
-   * (status, then result; never a second submit), a job that never reached fal is submitted now.
-   * @returns how many jobs were resumed.
+   * Picks up every generation a previous process left unfinished: waiting ones rejoin the queue, a saved fal
+   * request id is followed (status, then result; never a second submit), a job that never reached fal is
+   * submitted now. Returns how many were picked up.
    */
   resumeUnfinished(targetFor: (generation: Generation) => ReplyTarget): number {
-    const unfinished = this.#options.store.unfinished().filter((generation) => !this.#active.has(generation.id));
+    const unfinished = this.#options.store.unfinished().filter((generation) => !this.#jobs.has(generation.id));
     for (const generation of unfinished) {
       this.#options.logger.info('resuming generation', {
         generation: generation.id,
@@ -153,39 +221,88 @@ export class GenerationService {
   }
 
   /**
-   * For shutdown: lets running jobs finish for up to `graceMs`, then stops the rest without touching their rows,
-   * so the next start resumes them.
+   * For shutdown: sends nothing new to fal, lets running jobs finish for up to `graceMs`, then stops the rest
+   * without touching their rows, so the next start resumes them (waiting ones keep their place).
    */
   async drain(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    for (const job of this.#jobs.values()) {
+      if (job.state === 'waiting') {
+        this.#jobs.delete(job.generation.id);
+        void job.progress.stop().then(job.finish);
+      }
+    }
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
     });
     await Promise.race([this.idle(), graceOver]);
     clearTimeout(timer);
-    for (const job of this.#active.values()) job.controller.abort(new JobStopped('shutdown'));
+    for (const job of this.#jobs.values()) job.controller.abort(new JobStopped('shutdown'));
     await this.idle();
   }
 
-  async #run(generation: Generation, target: ReplyTarget, controller: AbortController): Promise<void> {
+  /** Fills free fal slots from the fair queue, and tells every job still waiting its place in line. */
+  #pump(): void {
+    if (this.#stopping) return;
+    const { store } = this.#options;
+    let running = 0;
+    for (const job of this.#jobs.values()) if (job.state === 'running') running += 1;
+    const now = this.#now();
+    const order = fairOrder(
+      store.waiting().filter((waiting) => this.#jobs.get(waiting.id)?.state === 'waiting'),
+      store.lastDispatches(now - DAY_MS),
+    );
+    let position = 0;
+    for (const waiting of order) {
+      const job = this.#jobs.get(waiting.id);
+      if (!job) continue;
+      if (running < this.#options.concurrency && store.markDispatched(waiting.id, this.#now())) {
+        running += 1;
+        this.#runJob(job);
+      } else {
+        position += 1;
+        job.progress.push({ phase: 'waiting', position });
+      }
+    }
+  }
+
+  #runJob(job: Job): void {
+    job.state = 'running';
+    void this.#run(job).finally(() => {
+      this.#jobs.delete(job.generation.id);
+      job.finish();
+      this.#pump();
+    });
+  }
+
+  /** A waiting job cancelled by its requester: it never reached fal, so it costs nothing. */
+  async #endWaiting(job: Job): Promise<void> {
+    const { store, logger } = this.#options;
+    this.#jobs.delete(job.generation.id);
+    await job.progress.stop();
+    store.markFailed(job.generation.id, 'cancelled', 'cancelled', this.#now());
+    await job.target.fail(job.generation, { kind: 'cancelled' }).catch((error: unknown) => {
+      logger.error('could not tell the member their generation was cancelled', { generation: job.generation.id, ...errorContext(error) });
+    });
+    job.finish();
+    this.#pump();
+  }
+
+  async #run(job: Job): Promise<void> {
     const { store, logger, fal } = this.#options;
+    const { generation, target, progress, controller } = job;
     const signal = controller.signal;
     const context = { generation: generation.id, model: generation.modelId };
     const timer = setTimeout(
       () => controller.abort(new JobStopped('timeout')),
       Math.max(0, (generation.submittedAt ?? this.#now()) + this.#options.jobTimeoutMs - this.#now()),
     );
-    const progress = new ProgressThrottle<Progress>(
-      this.#options.progressIntervalMs ?? 2000,
-      (value) =>
-        target.progress(generation, value).catch((error: unknown) => {
-          logger.warn('could not show progress', { ...context, ...errorContext(error) });
-        }),
-      sameProgress,
-    );
     let requestId = generation.falRequestId;
+    let running = generation.status === 'running';
     const model = findModel(generation.modelId);
     try {
+      signal.throwIfAborted();
       if (!model) throw new ModelUnavailable();
       if (!requestId) {
         progress.push({ phase: 'submitting' });
@@ -197,7 +314,6 @@ export class GenerationService {
         store.markSubmitted(generation.id, requestId, this.#now());
         logger.info('submitted to fal', { ...context, falRequestId: requestId });
       }
-      let running = false;
       await fal.queue.subscribeToStatus(model.endpointId, {
         requestId,
         pollInterval: this.#options.pollIntervalMs,
@@ -241,7 +357,8 @@ export class GenerationService {
         });
       }
       this.#logFailure(failure, error, { ...context, falRequestId: requestId });
-      store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, this.#now());
+      const billed = BILLED_FAILURES.has(failure.kind) || (running && (failure.kind === 'cancelled' || failure.kind === 'timeout'));
+      store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, this.#now(), billed);
       await target.fail(generation, failure).catch((replyError: unknown) => {
         logger.error('could not tell the member their generation failed', { ...context, ...errorContext(replyError) });
       });
@@ -327,9 +444,13 @@ class DeliveryFailed extends Error {
   }
 }
 
-/** The exact body sent to fal: the stored input, re-checked against the model so only its own fields go out. */
+/**
+ * The exact body sent to fal: the stored input, re-checked against the model so only its own fields go out,
+ * plus the server's safety tolerance (an operator/admin setting, not a member option).
+ */
 function falInput(model: ImageModel, input: GenerationInput): Record<string, unknown> {
-  return model.input.parse(input);
+  const { safety_tolerance: safetyTolerance, ...options } = input;
+  return { ...model.input.parse(options), ...(safetyTolerance && { safety_tolerance: safetyTolerance }) };
 }
 
 function sameProgress(a: Progress, b: Progress): boolean {

@@ -49,7 +49,12 @@ export const DEFAULT_MODEL_ID: ModelId = 'imagen4';
 export type GenerationInput = z.output<typeof Imagen4FastInput> & {
   seed: number;
   resolution?: z.output<typeof Imagen4Input>['resolution'];
+  /** Imagen's safety filter level ("1" strictest to "6"), from the server's settings; not a member option. */
+  safety_tolerance?: SafetyTolerance;
 };
+
+export const SAFETY_TOLERANCES = ['1', '2', '3', '4', '5', '6'] as const;
+export type SafetyTolerance = (typeof SAFETY_TOLERANCES)[number];
 
 export function findModel(id: string): ImageModel | undefined {
   return MODELS.find((model) => model.id === id);

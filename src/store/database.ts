@@ -43,6 +43,23 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE generations ADD COLUMN attachment_size_limit INTEGER;
   ALTER TABLE generations ADD COLUMN in_thread INTEGER NOT NULL DEFAULT 0;
   `,
+  // Community servers: the bot's own fair queue ('waiting' rows), usage accounting and per-guild settings.
+  `
+  ALTER TABLE generations ADD COLUMN dispatched_at INTEGER;
+  ALTER TABLE generations ADD COLUMN quota_images INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE generations ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+  DROP INDEX generations_unfinished;
+  CREATE INDEX generations_unfinished ON generations(status)
+    WHERE status IN ('waiting', 'pending', 'queued', 'running', 'delivering');
+  CREATE INDEX generations_by_guild ON generations(guild_id, created_at);
+  CREATE INDEX generations_by_requester ON generations(requester_id, created_at);
+  CREATE INDEX generations_by_day ON generations(created_at);
+  CREATE TABLE guild_settings (
+    guild_id      TEXT PRIMARY KEY,
+    settings_json TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */

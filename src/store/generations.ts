@@ -1,12 +1,23 @@
+import type { UsageSnapshot } from '../limits/admission.js';
 import type { GenerationInput, ModelId } from '../models/registry.js';
 import type { Db } from './database.js';
 
 /**
- * Where a generation is in its life. `pending`: saved, not yet at fal; `queued`/`running`: fal has it
- * (the request id is saved); `delivering`: images are being posted; the rest are final.
+ * Where a generation is in its life. `waiting`: in the bot's own fair queue; `pending`: taken from it, not yet
+ * at fal; `queued`/`running`: fal has it (the request id is saved); `delivering`: images are being posted;
+ * the rest are final.
  */
-export type GenerationStatus = 'pending' | 'queued' | 'running' | 'delivering' | 'done' | 'failed' | 'cancelled';
-export const UNFINISHED_STATUSES = ['pending', 'queued', 'running', 'delivering'] as const satisfies GenerationStatus[];
+export type GenerationStatus =
+  | 'waiting'
+  | 'pending'
+  | 'queued'
+  | 'running'
+  | 'delivering'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
+export const UNFINISHED_STATUSES = ['waiting', 'pending', 'queued', 'running', 'delivering'] as const satisfies GenerationStatus[];
+const UNFINISHED_SQL = UNFINISHED_STATUSES.map((status) => `'${status}'`).join(', ');
 
 /** One /imagine job, as persisted before anything is sent to fal. */
 export interface Generation {
@@ -36,6 +47,12 @@ export interface Generation {
   /** Largest attachment Discord said it accepts there (bytes), from the interaction. */
   readonly attachmentSizeLimit: number | null;
   readonly inThread: boolean;
+  /** When the job left the bot's queue for fal. */
+  readonly dispatchedAt: number | null;
+  /** Images counted against the member's and the server's daily quotas. */
+  readonly quotaImages: number;
+  /** What fal is expected to bill for it, in US dollars. */
+  readonly costUsd: number;
 }
 
 export interface NewGeneration {
@@ -52,6 +69,21 @@ export interface NewGeneration {
   readonly appPermissions: string | null;
   readonly attachmentSizeLimit: number | null;
   readonly inThread: boolean;
+  readonly quotaImages: number;
+  readonly costUsd: number;
+}
+
+/** A job in the bot's own queue, as the scheduler sees it. */
+export interface WaitingJob {
+  readonly id: number;
+  readonly guildId: string | null;
+  readonly requesterId: string;
+}
+
+interface WaitingRow {
+  id: number;
+  guild_id: string | null;
+  requester_id: string;
 }
 
 interface Row {
@@ -76,6 +108,9 @@ interface Row {
   app_permissions: string | null;
   attachment_size_limit: number | null;
   in_thread: number;
+  dispatched_at: number | null;
+  quota_images: number;
+  cost_usd: number;
 }
 
 function fromRow(row: Row): Generation {
@@ -101,6 +136,9 @@ function fromRow(row: Row): Generation {
     appPermissions: row.app_permissions,
     attachmentSizeLimit: row.attachment_size_limit,
     inThread: row.in_thread === 1,
+    dispatchedAt: row.dispatched_at,
+    quotaImages: row.quota_images,
+    costUsd: row.cost_usd,
   };
 }
 
@@ -114,28 +152,75 @@ export class GenerationStore {
   readonly #done;
   readonly #failed;
   readonly #clearMessage;
+  readonly #dispatched;
+  readonly #waiting;
+  readonly #lastDispatches;
+  readonly #memberUsage;
+  readonly #guildUsage;
+  readonly #globalCost;
+  readonly #createIfAllowed;
+  readonly #activeOfMember;
 
   constructor(db: Db) {
     this.#insert = db.prepare(
       `INSERT INTO generations (status, model_id, input_json, requester_id, guild_id, channel_id, application_id,
-         interaction_token, token_expires_at, parent_id, created_at, app_permissions, attachment_size_limit, in_thread)
-       VALUES ('pending', @modelId, @inputJson, @requesterId, @guildId, @channelId, @applicationId,
-         @interactionToken, @tokenExpiresAt, @parentId, @createdAt, @appPermissions, @attachmentSizeLimit, @inThread)`,
+         interaction_token, token_expires_at, parent_id, created_at, app_permissions, attachment_size_limit, in_thread,
+       quota_images, cost_usd)
+       VALUES ('waiting', @modelId, @inputJson, @requesterId, @guildId, @channelId, @applicationId,
+         @interactionToken, @tokenExpiresAt, @parentId, @createdAt, @appPermissions, @attachmentSizeLimit, @inThread,
+         @quotaImages, @costUsd)`,
     );
     this.#byId = db.prepare<[number], Row>('SELECT * FROM generations WHERE id = ?');
     this.#unfinished = db.prepare<[], Row>(
-      `SELECT * FROM generations WHERE status IN (${UNFINISHED_STATUSES.map((s) => `'${s}'`).join(', ')}) ORDER BY id`,
+      `SELECT * FROM generations WHERE status IN (${UNFINISHED_SQL}) ORDER BY id`,
     );
     this.#submitted = db.prepare<[string, number, number]>(
       `UPDATE generations SET status = 'queued', fal_request_id = ?, submitted_at = ? WHERE id = ?`,
     );
     this.#status = db.prepare<[GenerationStatus, number]>('UPDATE generations SET status = ? WHERE id = ?');
     this.#done = db.prepare<[string | null, number, number, number]>(
-      `UPDATE generations SET status = 'done', message_id = ?, image_count = ?, finished_at = ?,
-         interaction_token = NULL WHERE id = ?`,
+      `UPDATE generations SET status = 'done', message_id = ?, image_count = ?, quota_images = image_count,
+         finished_at = ?, interaction_token = NULL WHERE id = ?`,
     );
-    this.#failed = db.prepare<[GenerationStatus, string, number, number]>(
-      `UPDATE generations SET status = ?, failure_kind = ?, finished_at = ?, interaction_token = NULL WHERE id = ?`,
+    this.#failed = db.prepare<[GenerationStatus, string, number, number, number]>(
+      `UPDATE generations SET status = ?, failure_kind = ?, finished_at = ?, interaction_token = NULL,
+         quota_images = 0, cost_usd = CASE WHEN ? THEN cost_usd ELSE 0 END WHERE id = ?`,
+    );
+    this.#dispatched = db.prepare<[number, number]>(
+      `UPDATE generations SET status = 'pending', dispatched_at = ? WHERE id = ? AND status = 'waiting'`,
+    );
+    this.#waiting = db.prepare<[], WaitingRow>(
+      `SELECT id, guild_id, requester_id FROM generations WHERE status = 'waiting' ORDER BY id`,
+    );
+    this.#memberUsage = db.prepare<
+      [number, string | null, string],
+      { active: number; last: number | null; images: number }
+    >(
+      `SELECT COALESCE(SUM(status IN (${UNFINISHED_SQL})), 0) AS active, MAX(created_at) AS last,
+         COALESCE(SUM(CASE WHEN created_at >= ? THEN quota_images ELSE 0 END), 0) AS images
+       FROM generations WHERE guild_id IS ? AND requester_id = ?`,
+    );
+    this.#guildUsage = db.prepare<[string | null, number], { images: number; cost: number; jobs: number; delivered: number }>(
+      `SELECT COALESCE(SUM(quota_images), 0) AS images, COALESCE(SUM(cost_usd), 0) AS cost, COUNT(*) AS jobs,
+         COALESCE(SUM(image_count), 0) AS delivered
+       FROM generations WHERE guild_id IS ? AND created_at >= ?`,
+    );
+    this.#globalCost = db.prepare<[number], { cost: number }>(
+      'SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM generations WHERE created_at >= ?',
+    );
+    this.#activeOfMember = db.prepare<[string | null, string], Row>(
+      `SELECT * FROM generations WHERE guild_id IS ? AND requester_id = ? AND status IN (${UNFINISHED_SQL}) ORDER BY id`,
+    );
+    this.#createIfAllowed = db.transaction(
+      <R>(generation: NewGeneration, dayStart: number, decide: (usage: UsageSnapshot) => R | undefined) => {
+        const refusal = decide(this.usage(generation.guildId, generation.requesterId, dayStart));
+        if (refusal !== undefined) return { ok: false as const, refusal };
+        return { ok: true as const, generation: this.create(generation) };
+      },
+    );
+    this.#lastDispatches = db.prepare<[number], { guild_id: string | null; requester_id: string; at: number }>(
+      `SELECT guild_id, requester_id, MAX(dispatched_at) AS at FROM generations
+       WHERE dispatched_at >= ? GROUP BY guild_id, requester_id`,
     );
     this.#clearMessage = db.prepare<[number]>('UPDATE generations SET message_id = NULL WHERE id = ?');
   }
@@ -155,8 +240,49 @@ export class GenerationStore {
       appPermissions: generation.appPermissions,
       attachmentSizeLimit: generation.attachmentSizeLimit,
       inThread: generation.inThread ? 1 : 0,
+      quotaImages: generation.quotaImages,
+      costUsd: generation.costUsd,
     });
     return this.require(Number(lastInsertRowid));
+  }
+
+  /**
+   * Inserts a generation only if `decide`, given the usage so far, returns no refusal. The read and the insert
+   * are one SQLite transaction, so parallel requests cannot slip past a limit together.
+   */
+  createIfAllowed<R>(
+    generation: NewGeneration,
+    dayStart: number,
+    decide: (usage: UsageSnapshot) => R | undefined,
+  ): { ok: true; generation: Generation } | { ok: false; refusal: R } {
+    return this.#createIfAllowed(generation, dayStart, decide) as
+      | { ok: true; generation: Generation }
+      | { ok: false; refusal: R };
+  }
+
+  /** What a member and their server have used since `dayStart`, and what the whole bot has spent. */
+  usage(guildId: string | null, requesterId: string, dayStart: number): UsageSnapshot {
+    const member = this.#memberUsage.get(dayStart, guildId, requesterId);
+    const guild = this.#guildUsage.get(guildId, dayStart);
+    return {
+      memberActiveJobs: member?.active ?? 0,
+      memberLastJobAt: member?.last ?? null,
+      memberImagesToday: member?.images ?? 0,
+      guildImagesToday: guild?.images ?? 0,
+      guildCostTodayUsd: guild?.cost ?? 0,
+      globalCostTodayUsd: this.#globalCost.get(dayStart)?.cost ?? 0,
+    };
+  }
+
+  /** A server's totals since `since`: jobs, images delivered, images counted against quotas, spend. */
+  guildTotals(guildId: string | null, since: number): { jobs: number; images: number; quotaImages: number; costUsd: number } {
+    const row = this.#guildUsage.get(guildId, since);
+    return { jobs: row?.jobs ?? 0, images: row?.delivered ?? 0, quotaImages: row?.images ?? 0, costUsd: row?.cost ?? 0 };
+  }
+
+  /** A member's unfinished jobs in a server, oldest first. */
+  activeOf(guildId: string | null, requesterId: string): Generation[] {
+    return this.#activeOfMember.all(guildId, requesterId).map(fromRow);
   }
 
   get(id: number): Generation | undefined {
@@ -188,8 +314,27 @@ export class GenerationStore {
     this.#done.run(messageId, imageCount, at, id);
   }
 
-  markFailed(id: number, status: 'failed' | 'cancelled', failureKind: string, at: number): void {
-    this.#failed.run(status, failureKind, at, id);
+  /**
+   * A job that ended without images gives its images back to the member's quota; its cost is kept only when
+   * fal may have billed it (`billed`).
+   */
+  markFailed(id: number, status: 'failed' | 'cancelled', failureKind: string, at: number, billed = false): void {
+    this.#failed.run(status, failureKind, at, billed ? 1 : 0, id);
+  }
+
+  /** Takes a job out of the bot's queue; false when it was not waiting (e.g. cancelled meanwhile). */
+  markDispatched(id: number, at: number): boolean {
+    return this.#dispatched.run(at, id).changes === 1;
+  }
+
+  /** The bot's own queue, oldest first. */
+  waiting(): WaitingJob[] {
+    return this.#waiting.all().map((row) => ({ id: row.id, guildId: row.guild_id, requesterId: row.requester_id }));
+  }
+
+  /** When each (guild, member) last had a job sent to fal, since `since`: what fair scheduling rotates on. */
+  lastDispatches(since: number): Array<{ guildId: string | null; requesterId: string; at: number }> {
+    return this.#lastDispatches.all(since).map((row) => ({ guildId: row.guild_id, requesterId: row.requester_id, at: row.at }));
   }
 
   /** Forgets the result message (after a member deleted it); the row stays for history and rerolls. */

@@ -81,6 +81,8 @@ describe('/imagine', () => {
       num_images: 3,
       seed: 42,
       resolution: '2K',
+      // Not a member option: the server's safety setting (fal's default 4 unless an admin changed it).
+      safety_tolerance: '4',
     });
 
     expect(final.files.map((f) => f.filename)).toEqual(['imagen-1-1.png', 'imagen-1-2.png', 'imagen-1-3.png']);

@@ -63,6 +63,13 @@ export async function startFakes(
       DATABASE_PATH: databasePath,
       FAL_POLL_INTERVAL_MS: '10',
       LOG_LEVEL: 'debug',
+      // Generous limits, so tests about other things are not refused; the limits tests set their own.
+      USER_COOLDOWN_SECONDS: '0',
+      USER_MAX_ACTIVE_JOBS: '50',
+      USER_DAILY_IMAGES: '10000',
+      GUILD_DAILY_IMAGES: '100000',
+      GUILD_DAILY_BUDGET_USD: '10000',
+      DAILY_BUDGET_USD: '10000',
       ...env,
     },
     async close() {
