@@ -55,11 +55,12 @@ const MESSAGES = {
 async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
   const settings = context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
-  const model = requireModel(interaction.options.getString(MODEL_OPTION) ?? settings.defaultModel);
-  const raw: Record<string, unknown> = {};
-  for (const option of interaction.options.data) {
-    if (option.name !== MODEL_OPTION) raw[option.name] = option.value;
-  }
+  const chosen = interaction.options.get(MODEL_OPTION)?.value;
+  const model = requireModel(chosen === undefined || chosen === null ? settings.defaultModel : String(chosen));
+  // Object.fromEntries: an option named __proto__ becomes a plain key that the schema then refuses.
+  const raw: Record<string, unknown> = Object.fromEntries(
+    interaction.options.data.filter((option) => option.name !== MODEL_OPTION).map((option) => [option.name, option.value]),
+  );
   await startGeneration(interaction, context, settings, model, parseOrExplain(model, raw), null);
 }
 
@@ -118,11 +119,12 @@ async function submitEdit(interaction: ModalSubmitInteraction, generation: Gener
   requireAccess(interaction, settings);
   requireRerollAllowed(interaction, generation, settings);
   const model = requireModel(generation.modelId);
-  const negative = interaction.fields.getTextInputValue(EDIT_FIELDS.negativePrompt);
+  const prompt = textField(interaction, EDIT_FIELDS.prompt);
+  const negative = textField(interaction, EDIT_FIELDS.negativePrompt);
   const { negative_prompt: _negative, safety_tolerance: _tolerance, ...rest } = generation.input;
   const input = parseOrExplain(model, {
     ...rest,
-    prompt: interaction.fields.getTextInputValue(EDIT_FIELDS.prompt),
+    prompt,
     ...(negative.trim() && { negative_prompt: negative }),
   });
   await startGeneration(interaction, context, settings, model, input, generation.id);
@@ -211,6 +213,15 @@ function memberRoleIds(interaction: StartingInteraction): string[] {
   const member = interaction.member;
   if (!member) return [];
   return Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
+}
+
+/** A field of the Edit modal; an empty string when Discord sent none (it always should). */
+function textField(interaction: ModalSubmitInteraction, customId: string): string {
+  try {
+    return interaction.fields.getTextInputValue(customId);
+  } catch {
+    return '';
+  }
 }
 
 type StartingInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;

@@ -35,8 +35,8 @@ export function encodeCustomId(value: CustomId): string {
 }
 
 /** Parses a custom_id; anything not made by {@link encodeCustomId} (old, foreign or tampered) gives undefined. */
-export function decodeCustomId(raw: string): CustomId | undefined {
-  if (raw.length > CUSTOM_ID_MAX_LENGTH) return undefined;
+export function decodeCustomId(raw: unknown): CustomId | undefined {
+  if (typeof raw !== 'string' || raw.length > CUSTOM_ID_MAX_LENGTH) return undefined;
   const parsed = CustomIdParts.safeParse(raw.split(':'));
   if (!parsed.success) return undefined;
   const [command, action, id] = parsed.data;

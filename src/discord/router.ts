@@ -10,6 +10,7 @@ export const GENERIC_FAILURE = '⚠️ Something went wrong on our side. Please 
 export const STALE_COMPONENT = 'This button is from an older version of the bot and no longer works. Run /imagine again.';
 export const UNKNOWN_COMMAND = 'This command is not available any more. It may take a minute for Discord to update.';
 export const RESTARTING = '🔄 The bot is restarting right now. Please try again in a minute.';
+export const UNSUPPORTED = 'This bot does not handle that kind of action.';
 
 /**
  * Dispatches every interaction: slash commands by name, buttons and modals by the command prefix of their
@@ -45,7 +46,7 @@ export function createInteractionRouter(
         return;
       }
       // Other interaction kinds (select menus, context menus) are not used by this bot.
-      throw new UserError(STALE_COMPONENT);
+      throw new UserError(UNSUPPORTED);
     } catch (error) {
       if (error instanceof UserError) {
         await answer(interaction, error.message, logger, base);

@@ -14,13 +14,15 @@ export function truncate(text: string, max: number): string {
 
 /**
  * Member-written text made safe to show inside a message: line breaks folded, markdown escaped (so a prompt
- * cannot restyle or spoof the message), and cut to `max` characters after escaping.
+ * cannot restyle or spoof the message), masked links disarmed (`[text](url)` would post a disguised link under
+ * the bot's name; discord.js's `maskedLink` option only catches the first one on a line), and cut to `max`
+ * characters after escaping.
  */
 export function quoteUserText(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   let budget = max;
   for (;;) {
-    const escaped = escapeMarkdown(truncate(flat, budget));
+    const escaped = escapeMarkdown(truncate(flat, budget)).replaceAll('[', '\\[');
     if (escaped.length <= max) return escaped;
     budget -= Math.max(1, escaped.length - max);
   }

@@ -155,6 +155,8 @@ export class GenerationService {
   start(generation: Generation, target: ReplyTarget): Promise<void> {
     const existing = this.#jobs.get(generation.id);
     if (existing) return existing.done;
+    // Shutting down: the saved row is left as it is, and the next start picks it up.
+    if (this.#stopping) return Promise.resolve();
     let finish = () => {};
     const done = new Promise<void>((resolve) => {
       finish = resolve;
@@ -191,6 +193,13 @@ export class GenerationService {
     job.controller.abort(new JobStopped('cancelled'));
     if (job.state === 'waiting') void this.#endWaiting(job);
     return true;
+  }
+
+  /** A waiting job's place in the bot's queue (1 = next), or undefined when it is not waiting. */
+  positionInLine(id: number): number | undefined {
+    const order = this.#waitingOrder();
+    const index = order.findIndex((job) => job.id === id);
+    return index === -1 ? undefined : index + 1;
   }
 
   isActive(id: number): boolean {
@@ -248,13 +257,8 @@ export class GenerationService {
     const { store } = this.#options;
     let running = 0;
     for (const job of this.#jobs.values()) if (job.state === 'running') running += 1;
-    const now = this.#now();
-    const order = fairOrder(
-      store.waiting().filter((waiting) => this.#jobs.get(waiting.id)?.state === 'waiting'),
-      store.lastDispatches(now - DAY_MS),
-    );
     let position = 0;
-    for (const waiting of order) {
+    for (const waiting of this.#waitingOrder()) {
       const job = this.#jobs.get(waiting.id);
       if (!job) continue;
       if (running < this.#options.concurrency && store.markDispatched(waiting.id, this.#now())) {
@@ -265,6 +269,14 @@ export class GenerationService {
         job.progress.push({ phase: 'waiting', position });
       }
     }
+  }
+
+  #waitingOrder() {
+    const { store } = this.#options;
+    return fairOrder(
+      store.waiting().filter((waiting) => this.#jobs.get(waiting.id)?.state === 'waiting'),
+      store.lastDispatches(this.#now() - DAY_MS),
+    );
   }
 
   #runJob(job: Job): void {

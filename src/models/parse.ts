@@ -19,17 +19,27 @@ export function parseGenerationInput(
   raw: Readonly<Record<string, unknown>>,
   pickSeed: () => number = randomSeed,
 ): ParseResult {
-  const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== null));
+  const present: Record<string, unknown> = Object.fromEntries(
+    Object.entries(raw).filter(([, value]) => value !== undefined && value !== null),
+  );
   const parsed = model.input.safeParse(present);
   if (!parsed.success) {
-    return { ok: false, problems: [...new Set(parsed.error.issues.map((issue) => describeIssue(model, issue)))] };
+    // One sentence per field: the first thing wrong with it is enough to fix it.
+    const seen = new Set<string>();
+    const firstPerField = parsed.error.issues.filter((issue) => {
+      const field = issue.code === 'unrecognized_keys' ? `keys:${issue.keys.join(',')}` : String(issue.path[0] ?? '');
+      if (seen.has(field)) return false;
+      seen.add(field);
+      return true;
+    });
+    return { ok: false, problems: firstPerField.map((issue) => describeIssue(model, issue, present)) };
   }
   const input = { ...parsed.data, seed: parsed.data.seed ?? pickSeed() } as GenerationInput;
   if (input.negative_prompt === '') delete input.negative_prompt;
   return { ok: true, input };
 }
 
-function describeIssue(model: ImageModel, issue: z.core.$ZodIssue): string {
+function describeIssue(model: ImageModel, issue: z.core.$ZodIssue, given: Readonly<Record<string, unknown>>): string {
   const field = String(issue.path[0] ?? '');
   switch (issue.code) {
     case 'unrecognized_keys':
@@ -45,7 +55,7 @@ function describeIssue(model: ImageModel, issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `The ${label(field)} must be one of: ${issue.values.map(String).join(', ')}.`;
     case 'invalid_type':
-      return issue.input === undefined ? `The ${label(field)} is missing.` : `The ${label(field)} has the wrong type.`;
+      return field in given ? `The ${label(field)} has the wrong type.` : `The ${label(field)} is missing.`;
     default:
       return `The ${label(field)} is not valid.`;
   }

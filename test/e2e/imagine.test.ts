@@ -44,8 +44,9 @@ function clickButton(token: string, action: string, user: FakeUser, extra: { mem
 
 describe('command registration', () => {
   it('registers /imagine globally with the shape generated from the schemas, once', async () => {
-    expect(world.discord.commands.global).toHaveLength(1);
-    expect(world.discord.commands.global[0]).toMatchObject({
+    const names = world.discord.commands.global.map((command) => (command as { name: string }).name);
+    expect(names.sort()).toEqual(['imagine', 'imagine-settings', 'imagine-usage']);
+    expect(world.discord.commands.global.find((command) => (command as { name: string }).name === 'imagine')).toMatchObject({
       name: 'imagine',
       options: imagine.data.options.map((option) => expect.objectContaining({ name: option.name, type: option.type })),
     });

@@ -22,8 +22,8 @@ export interface World {
   readonly config: Config;
   readonly logs: string[];
   bot: Bot;
-  /** Stops the bot and starts a new one on the same database, like a process restart. */
-  restart(): Promise<void>;
+  /** Stops the bot (with `graceMs` for running jobs) and starts a new one on the same database. */
+  restart(graceMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,8 +102,8 @@ export async function startWorld(env: Record<string, string> = {}, options: { fi
     config,
     logs,
     bot: await newBot(),
-    async restart() {
-      await world.bot.stop();
+    async restart(graceMs?: number) {
+      await world.bot.stop(graceMs);
       world.bot = await newBot();
     },
     async close() {

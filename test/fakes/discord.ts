@@ -169,11 +169,23 @@ interface ContextOptions {
   context?: InteractionContext;
   /** Who installed the app for this interaction (default 'guild' in guilds, 'user' elsewhere). */
   install?: 'guild' | 'user';
+  /** The member's role ids (guild interactions). */
+  roles?: string[];
+}
+
+/** A chat-input option as Discord sends it: a value, or (subcommands) nested options. */
+export interface ChatInputOption {
+  name: string;
+  type: number;
+  value?: string | number | boolean;
+  options?: ChatInputOption[];
 }
 
 export interface ChatInputOptions extends ContextOptions {
   name: string;
-  options?: Array<{ name: string; type: number; value: string | number | boolean }>;
+  options?: ChatInputOption[];
+  /** `data.resolved` (channels, roles, users... referenced by option values), as Discord sends it. */
+  resolved?: Record<string, unknown>;
 }
 
 export interface ButtonOptions extends ContextOptions {
@@ -624,7 +636,8 @@ export class FakeDiscord {
       name: opts.name,
       type: 1,
       ...(typeof command?.['guild_id'] === 'string' ? { guild_id: command['guild_id'] } : {}),
-      ...(opts.options && opts.options.length > 0 ? { options: opts.options.map((o) => ({ ...o })) } : {}),
+      ...(opts.options && opts.options.length > 0 ? { options: structuredClone(opts.options) } : {}),
+      ...(opts.resolved ? { resolved: structuredClone(opts.resolved) } : {}),
     };
     return { ...base, type: INTERACTION_COMMAND, data };
   }
@@ -750,7 +763,7 @@ export class FakeDiscord {
       base['guild_locale'] = 'en-US';
       base['member'] = {
         user: fullUser(user),
-        roles: [],
+        roles: opts.roles ?? [],
         permissions: memberPermissions,
         joined_at: new Date(Date.now() - 86_400_000).toISOString(),
         premium_since: null,
@@ -780,7 +793,7 @@ export class FakeDiscord {
   }
 
   /** Discord only sends options the registered command declares, with values of the declared type. */
-  #checkCommandOptions(command: Json, given: ReadonlyArray<{ name: string; type: number; value: unknown }>): void {
+  #checkCommandOptions(command: Json, given: ReadonlyArray<ChatInputOption>): void {
     const declared = Array.isArray(command['options']) ? command['options'].filter(isObject) : [];
     if (declared.some((o) => o['type'] === 1 || o['type'] === 2)) return; // subcommands: not modelled here
     for (const option of given) {
