@@ -1,11 +1,12 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { ApplicationCommandOptionType as T } from 'discord.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BotProcess } from './botProcess.js';
+import { BotProcess, MAIN } from './botProcess.js';
 import { assertNoSecrets, contentOf, isCallback, isFinalEdit, startFakes, type Fakes } from './world.js';
 
 /**
@@ -189,4 +190,30 @@ describe('npm start with a bad configuration', () => {
 
 afterEach(() => {
   for (const bot of bots) assertNoSecrets(bot.lines, [fakes?.env.DISCORD_TOKEN ?? '', fakes?.env.FAL_KEY ?? '']);
+});
+
+describe('command registration', () => {
+  it('registers to DISCORD_GUILD_ID only when changed; npm run deploy-commands forces it', async () => {
+    fakes = await startFakes({ DISCORD_GUILD_ID: '123456789012345678' });
+    const puts = () => fakes?.discord.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/commands')) ?? [];
+    const first = await startBot();
+    await first.waitForLog('slash commands registered');
+    expect(puts().map((r) => r.path)).toEqual([`/applications/${fakes.discord.applicationId}/guilds/123456789012345678/commands`]);
+    expect(fakes.discord.commands.guilds.get('123456789012345678')).toHaveLength(3);
+    expect(fakes.discord.commands.global).toHaveLength(0);
+    await first.kill('SIGTERM');
+
+    const second = await startBot();
+    await second.waitForLog('slash commands unchanged');
+    expect(puts()).toHaveLength(1);
+    await second.kill('SIGTERM');
+
+    // Asynchronously: the fakes live in this process and must keep answering while it runs.
+    const deploy = await promisify(execFile)(process.execPath, [MAIN.replace(/main\.js$/, 'deploy-commands.js')], {
+      cwd: fakes.dir,
+      env: { PATH: process.env.PATH ?? '', ...fakes.env },
+    });
+    expect(deploy.stdout).toContain('slash commands registered');
+    expect(puts()).toHaveLength(2);
+  });
 });
