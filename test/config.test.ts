@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'dotenv';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
@@ -80,5 +82,26 @@ describe('loadConfig', () => {
     ]);
     expect(lines.join('\n')).not.toContain(secret);
     expect(lines.join('\n')).not.toContain('nocolon');
+  });
+});
+
+describe('.env.example and README', () => {
+  const example = parse(readFileSync(new URL('../.env.example', import.meta.url)));
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+  it('loads once the two required values are filled in', () => {
+    const config = loadConfig({ ...example, ...valid });
+    expect(config.limits.userMaxActiveJobs).toBe(1);
+  });
+
+  it('documents every variable the bot reads', () => {
+    const names = [...readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8').matchAll(/^ {2,4}([A-Z][A-Z_]+):/gm)]
+      .map((m) => m[1] ?? '')
+      .filter((name) => name !== '');
+    expect(names.length).toBeGreaterThan(20);
+    for (const name of new Set(names)) {
+      expect(Object.keys(example), `${name} in .env.example`).toContain(name);
+      expect(readme, `${name} in README`).toContain(name.replace(/_(MIN|MAX)$/, ''));
+    }
   });
 });
