@@ -5,8 +5,8 @@ import { checkLimits, utcDayStart, type Refusal } from '../limits/admission.js';
 import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
 import { Imagen4Output } from '../models/imagen4.js';
-import { findModel, type GenerationInput, type ImageModel, type ModelId } from '../models/registry.js';
-import type { Generation, GenerationStore } from '../store/generations.js';
+import { findModel, type GenerationInput, type ImageModel } from '../models/registry.js';
+import type { Generation, GenerationStore, NewGeneration } from '../store/generations.js';
 import { fairOrder } from './fairQueue.js';
 import { ImageDownloadError, downloadImage, imageFileName, type DownloadedImage } from './images.js';
 import { ProgressThrottle } from './progressThrottle.js';
@@ -38,21 +38,11 @@ export interface ReplyTarget {
   fail(generation: Generation, failure: Failure): Promise<void>;
 }
 
-export interface GenerationRequest {
-  readonly modelId: ModelId;
-  readonly input: GenerationInput;
-  readonly requesterId: string;
-  readonly guildId: string | null;
-  readonly channelId: string;
-  readonly applicationId: string;
-  readonly interactionToken: string;
+/** A member's request, as the command hands it over; the service adds timing and accounting. */
+export type GenerationRequest = Omit<NewGeneration, 'tokenExpiresAt' | 'createdAt' | 'quotaImages' | 'costUsd'> & {
   /** When the interaction was created (ms); its token lets us edit the reply for 15 minutes after that. */
   readonly interactionCreatedAt: number;
-  readonly parentId: number | null;
-  readonly appPermissions: string | null;
-  readonly attachmentSizeLimit: number | null;
-  readonly inThread: boolean;
-}
+};
 
 export interface GenerationServiceOptions {
   readonly store: GenerationStore;
@@ -125,21 +115,12 @@ export class GenerationService {
     const now = this.#now();
     const images = request.input.num_images;
     const costUsd = estimateCost(this.#options.prices, request.modelId, request.input.resolution, images);
+    const { interactionCreatedAt, ...fields } = request;
     return this.#options.store.createIfAllowed(
       {
-        modelId: request.modelId,
-        input: request.input,
-        requesterId: request.requesterId,
-        guildId: request.guildId,
-        channelId: request.channelId,
-        applicationId: request.applicationId,
-        interactionToken: request.interactionToken,
-        tokenExpiresAt: request.interactionCreatedAt + INTERACTION_TOKEN_LIFETIME_MS,
-        parentId: request.parentId,
+        ...fields,
+        tokenExpiresAt: interactionCreatedAt + INTERACTION_TOKEN_LIFETIME_MS,
         createdAt: now,
-        appPermissions: request.appPermissions,
-        attachmentSizeLimit: request.attachmentSizeLimit,
-        inThread: request.inThread,
         quotaImages: images,
         costUsd,
       },

@@ -55,23 +55,23 @@ export interface Generation {
   readonly costUsd: number;
 }
 
-export interface NewGeneration {
-  readonly modelId: ModelId;
-  readonly input: GenerationInput;
-  readonly requesterId: string;
-  readonly guildId: string | null;
-  readonly channelId: string;
-  readonly applicationId: string;
-  readonly interactionToken: string;
-  readonly tokenExpiresAt: number;
-  readonly parentId: number | null;
-  readonly createdAt: number;
-  readonly appPermissions: string | null;
-  readonly attachmentSizeLimit: number | null;
-  readonly inThread: boolean;
-  readonly quotaImages: number;
-  readonly costUsd: number;
-}
+/** What is saved for a new job: the request's own fields, plus its accounting. */
+export type NewGeneration = Pick<
+  Generation,
+  | 'modelId'
+  | 'input'
+  | 'requesterId'
+  | 'guildId'
+  | 'channelId'
+  | 'applicationId'
+  | 'parentId'
+  | 'createdAt'
+  | 'appPermissions'
+  | 'attachmentSizeLimit'
+  | 'inThread'
+  | 'quotaImages'
+  | 'costUsd'
+> & { readonly interactionToken: string; readonly tokenExpiresAt: number };
 
 /** A job in the bot's own queue, as the scheduler sees it. */
 export interface WaitingJob {

@@ -62,14 +62,20 @@ async function submittedAndSaved(f: Fakes) {
   return submission;
 }
 
+/** Starts a bot, sends /imagine with a job fal holds, waits until its request id is saved, then SIGKILLs the bot. */
+async function crashMidJob(f: Fakes) {
+  f.fal.enqueuePlan({ queuePositions: [2], hold: true });
+  const first = await startBot();
+  const interaction = imagine('a lighthouse');
+  const submission = await submittedAndSaved(f);
+  expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
+  return { interaction, submission };
+}
+
 describe('crash and restart (SIGKILL)', () => {
   it('resumes a job by its saved fal request id and edits the original reply, never submitting twice', async () => {
     fakes = await startFakes();
-    fakes.fal.enqueuePlan({ queuePositions: [2], hold: true });
-    const first = await startBot();
-    const interaction = imagine('a lighthouse');
-    const submission = await submittedAndSaved(fakes);
-    expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
+    const { interaction, submission } = await crashMidJob(fakes);
     expect(row(1)).toMatchObject({ status: 'queued', fal_request_id: submission.requestId });
 
     fakes.fal.release(submission.requestId);
@@ -109,11 +115,7 @@ describe('crash and restart (SIGKILL)', () => {
 
   it('posts in the channel, mentioning the requester, when the interaction token expired meanwhile', async () => {
     fakes = await startFakes();
-    fakes.fal.enqueuePlan({ hold: true });
-    const first = await startBot();
-    const interaction = imagine('a lighthouse');
-    const submission = await submittedAndSaved(fakes);
-    await first.kill('SIGKILL');
+    const { interaction, submission } = await crashMidJob(fakes);
     fakes.discord.expireToken(interaction.token);
     fakes.fal.release(submission.requestId);
 
@@ -131,11 +133,7 @@ describe('crash and restart (SIGKILL)', () => {
 
   it('marks the job failed and logs why when it can neither edit the reply nor post in the channel', async () => {
     fakes = await startFakes();
-    fakes.fal.enqueuePlan({ hold: true });
-    const first = await startBot();
-    const interaction = imagine('a lighthouse');
-    const submission = await submittedAndSaved(fakes);
-    await first.kill('SIGKILL');
+    const { interaction, submission } = await crashMidJob(fakes);
     fakes.discord.expireToken(interaction.token);
     fakes.discord.setChannel(fakes.discord.channelId, { botPermissions: 0n });
     fakes.fal.release(submission.requestId);
