@@ -94,6 +94,26 @@ describe('fair local queue', () => {
     await world.discord.waitForRequest(isFinalEdit(second.token));
   });
 
+  it('lets a member cancel a job that is still waiting in line, at no cost', async () => {
+    world = await startWorld({ FAL_CONCURRENCY: '1', USER_DAILY_IMAGES: '1' });
+    world.fal.defaultPlan = { hold: true };
+    await accepted(imagine('first', { user: bob }));
+    await world.fal.waitForSubmission(1);
+    const waiting = imagine('second');
+    const progress = await world.discord.waitForRequest(
+      (r) => isOriginalEdit(waiting.token)(r) && contentOf(r.body).includes('position 1 in line'),
+    );
+    const message = [...world.discord.messages.values()].find((m) => m.interactionToken === waiting.token);
+    if (!message) throw new Error('no progress message');
+    expect(customIds(progress.body)).toEqual(['imagine:cancel:2']);
+    const click = world.discord.button({ customId: 'imagine:cancel:2', message: { id: message.id }, user: alice });
+    world.discord.dispatchInteraction(click);
+    const final = await world.discord.waitForRequest(isFinalEdit(waiting.token));
+    expect(contentOf(final.body)).toContain(`Cancelled by <@${alice.id}>`);
+    expect(world.fal.submissions).toHaveLength(1);
+    await accepted(imagine('quota was given back'));
+  });
+
   it('serves guilds round-robin, then members within a guild, so a busy server cannot starve others', async () => {
     world = await startWorld({ FAL_CONCURRENCY: '1' });
     world.fal.defaultPlan = { hold: true };
