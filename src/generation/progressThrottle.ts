@@ -1,7 +1,9 @@
 /**
- * Sends the latest of a stream of values at most once per interval: the first at once, later ones after the
- * interval has passed since the previous send (only the newest waiting value is kept). Discord rate-limits
- * message edits at about one per 1-2 s per channel, so a job's progress must never be edited on every poll.
+ * Sends the latest of a stream of values at most once per interval: the first at once, later ones once the
+ * interval has passed since the previous send *finished* (only the newest waiting value is kept). Counting from
+ * the end of the previous send means a request that sat in discord.js's REST queue cannot arrive at Discord
+ * right before the next one. Discord rate-limits message edits at about one per 1-2 s per channel, so a job's
+ * progress must never be edited on every poll.
  */
 export class ProgressThrottle<T> {
   readonly #intervalMs: number;
@@ -55,8 +57,8 @@ export class ProgressThrottle<T> {
     if (value === undefined || this.#stopped) return;
     this.#pending = undefined;
     this.#last = value;
-    this.#lastSentAt = Date.now();
     this.#inFlight = this.#send(value).finally(() => {
+      this.#lastSentAt = Date.now();
       this.#inFlight = undefined;
       this.#schedule();
     });

@@ -32,6 +32,29 @@ describe('ProgressThrottle', () => {
     }
   });
 
+  it('counts the interval from the end of the previous send, so slow sends never bunch up', async () => {
+    const sent: { value: number; start: number; end: number }[] = [];
+    const throttle = new ProgressThrottle<number>(
+      2000,
+      async (value) => {
+        const start = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        sent.push({ value, start, end: Date.now() });
+      },
+      (a, b) => a === b,
+    );
+    for (let i = 1; i <= 10; i += 1) {
+      throttle.push(i);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < sent.length; i += 1) {
+      expect(sent[i]!.start - sent[i - 1]!.end).toBeGreaterThanOrEqual(2000);
+    }
+    expect(sent.at(-1)?.value).toBe(10);
+  });
+
   it('skips values equal to the last one', async () => {
     const { sent, throttle } = setup();
     throttle.push(1);
