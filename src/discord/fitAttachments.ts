@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import type { DownloadedImage } from '../generation/images.js';
 
 const MIB = 1024 * 1024;
@@ -71,6 +70,8 @@ export async function fitForDiscord(images: readonly DownloadedImage[], limits: 
 }
 
 async function shrink(image: DownloadedImage, maxBytes: number): Promise<DownloadedImage> {
+  // Loaded on first use: most results never need re-encoding, and libvips costs memory from the moment it loads.
+  const { default: sharp } = await import('sharp');
   const metadata = await sharp(image.data).metadata();
   let width = metadata.width;
   for (let attempt = 0; attempt < 6; attempt += 1) {

@@ -49,21 +49,28 @@ export async function downloadImage(
     await response.body.cancel().catch(() => undefined);
     throw new ImageDownloadError(`image is ${declared} bytes, over the ${options.maxBytes} cap`, 'too_large');
   }
+  // With a declared length the bytes go straight into one buffer of that size (no second copy to join chunks).
+  const exact = Number.isInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for await (const chunk of response.body) {
-      size += chunk.byteLength;
-      if (size > options.maxBytes) {
+      if (size + chunk.byteLength > options.maxBytes) {
         throw new ImageDownloadError(`image is over the ${options.maxBytes} byte cap`, 'too_large');
       }
-      chunks.push(chunk);
+      if (exact && size + chunk.byteLength > exact.byteLength) {
+        throw new ImageDownloadError('image is longer than its declared length', 'network');
+      }
+      if (exact) exact.set(chunk, size);
+      else chunks.push(chunk);
+      size += chunk.byteLength;
     }
   } catch (error) {
     throw toDownloadError(error);
   }
+  if (exact && size !== exact.byteLength) throw new ImageDownloadError('image download ended early', 'network');
   const contentType = (response.headers.get('content-type') ?? 'image/png').split(';')[0]?.trim() ?? 'image/png';
-  return { data: Buffer.concat(chunks, size), contentType };
+  return { data: exact ?? Buffer.concat(chunks, size), contentType };
 }
 
 function toDownloadError(error: unknown): ImageDownloadError {

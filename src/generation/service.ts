@@ -10,6 +10,7 @@ import type { Generation, GenerationStore, NewGeneration } from '../store/genera
 import { fairOrder } from './fairQueue.js';
 import { ImageDownloadError, downloadImage, imageFileName, type DownloadedImage } from './images.js';
 import { ProgressThrottle } from './progressThrottle.js';
+import { Semaphore } from './semaphore.js';
 
 /** Where a job is, as shown to the member while they wait. Elapsed time is rendered by Discord itself. */
 export type Progress =
@@ -56,6 +57,11 @@ export interface GenerationServiceOptions {
   readonly prices: PriceTable;
   /** Spending cap for the whole bot per UTC day. */
   readonly dailyBudgetUsd: number;
+  /**
+   * Jobs downloading and uploading their images at once (default 4). Image bytes are the bot's memory peak:
+   * this bounds it however many jobs finish together, at a cost of a few milliseconds of queueing per job.
+   */
+  readonly deliveryConcurrency?: number;
   /** Minimum time between two progress edits of one job (Discord rate limits); default 2000. */
   readonly progressIntervalMs?: number;
   readonly now?: () => number;
@@ -65,6 +71,7 @@ export interface GenerationServiceOptions {
 export const INTERACTION_TOKEN_LIFETIME_MS = 15 * 60 * 1000;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_DELIVERY_CONCURRENCY = 4;
 
 /** Failures after which fal may still have billed the images (a 422 can be billed; 5xx are not). */
 const BILLED_FAILURES = new Set<Failure['kind']>(['safety', 'invalid_input', 'download', 'delivery']);
@@ -99,11 +106,13 @@ export class GenerationService {
   readonly #options: GenerationServiceOptions;
   readonly #now: () => number;
   readonly #jobs = new Map<number, Job>();
+  readonly #deliverySlots: Semaphore;
   #stopping = false;
 
   constructor(options: GenerationServiceOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#deliverySlots = new Semaphore(options.deliveryConcurrency ?? DEFAULT_DELIVERY_CONCURRENCY);
   }
 
   /**
@@ -325,18 +334,20 @@ export class GenerationService {
       const result = await fal.queue.result(model.endpointId, { requestId, abortSignal: signal });
       const output = Imagen4Output.parse(result.data);
       progress.push({ phase: 'downloading' });
-      const images = await this.#download(generation, output, signal, context);
-      if (images.length === 0) throw new DownloadFailed();
-      store.setStatus(generation.id, 'delivering');
-      await progress.stop();
-      let messageId: string | null;
-      try {
-        messageId = await target.deliver(generation, images, output.images.length - images.length);
-      } catch (error) {
-        throw new DeliveryFailed(error);
-      }
-      store.markDone(generation.id, messageId, images.length, this.#now());
-      logger.info('generation delivered', { ...context, falRequestId: requestId, images: images.length });
+      const delivered = await this.#deliverySlots.run(async () => {
+        const images = await this.#download(generation, output, signal, context);
+        if (images.length === 0) throw new DownloadFailed();
+        store.setStatus(generation.id, 'delivering');
+        await progress.stop();
+        try {
+          const messageId = await target.deliver(generation, images, output.images.length - images.length);
+          return { messageId, count: images.length };
+        } catch (error) {
+          throw new DeliveryFailed(error);
+        }
+      });
+      store.markDone(generation.id, delivered.messageId, delivered.count, this.#now());
+      logger.info('generation delivered', { ...context, falRequestId: requestId, images: delivered.count });
     } catch (error) {
       await progress.stop();
       if (signal.reason instanceof JobStopped && signal.reason.reason === 'shutdown') {
