@@ -43,16 +43,11 @@ const QUALITIES = [90, 82, 72];
  * per-request limit needs. Images that already fit are passed through untouched (no copy of their bytes).
  */
 export async function fitForDiscord(images: readonly DownloadedImage[], limits: UploadLimits): Promise<FittedImages> {
-  let reencoded = 0;
-  const fitted: DownloadedImage[] = [];
-  for (const image of images) {
-    if (image.data.byteLength <= limits.perFileBytes) {
-      fitted.push(image);
-      continue;
-    }
-    fitted.push(await shrink(image, limits.perFileBytes));
-    reencoded += 1;
-  }
+  // libvips works off the event loop on its own threads, so the images are re-encoded side by side.
+  const reencoded = images.filter((image) => image.data.byteLength > limits.perFileBytes).length;
+  const fitted = await Promise.all(
+    images.map((image) => (image.data.byteLength <= limits.perFileBytes ? image : shrink(image, limits.perFileBytes))),
+  );
   const messages: DownloadedImage[][] = [];
   let current: DownloadedImage[] = [];
   let size = 0;

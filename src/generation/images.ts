@@ -1,3 +1,5 @@
+import { request, type Dispatcher } from 'undici';
+
 /** One downloaded image, ready to attach to a Discord message. */
 export interface DownloadedImage {
   readonly index: number;
@@ -24,53 +26,59 @@ export function imageFileName(generationId: number, index: number, contentType: 
 }
 
 /**
- * Downloads one image with a time limit and a size cap, streaming so a huge body is cut off early
- * rather than buffered whole.
+ * Downloads one image with a time limit and a size cap, streaming so a huge body is cut off early rather than
+ * buffered whole. Uses undici's `request` (the same undici discord.js loads) rather than `fetch`: it skips the
+ * web-streams layer, which the bench measured at about half of the download time.
  */
 export async function downloadImage(
   url: string,
-  options: { timeoutMs: number; maxBytes: number; signal?: AbortSignal; fetch?: typeof fetch },
+  options: { timeoutMs: number; maxBytes: number; signal?: AbortSignal },
 ): Promise<{ data: Buffer; contentType: string }> {
-  const doFetch = options.fetch ?? fetch;
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  let response: Response;
+  let response: Dispatcher.ResponseData;
   try {
-    response = await doFetch(url, { signal });
+    response = await request(url, { signal, maxRedirections: 3 });
   } catch (error) {
     throw toDownloadError(error);
   }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new ImageDownloadError(`image download answered ${response.status}`, 'http');
+  const { statusCode, headers, body } = response;
+  if (statusCode < 200 || statusCode >= 300) {
+    await body.dump().catch(() => undefined);
+    throw new ImageDownloadError(`image download answered ${statusCode}`, 'http');
   }
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const declared = Number(headerValue(headers['content-length']) ?? Number.NaN);
   if (declared > options.maxBytes) {
-    await response.body.cancel().catch(() => undefined);
+    body.destroy();
     throw new ImageDownloadError(`image is ${declared} bytes, over the ${options.maxBytes} cap`, 'too_large');
   }
   // With a declared length the bytes go straight into one buffer of that size (no second copy to join chunks).
   const exact = Number.isInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of response.body) {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
       if (size + chunk.byteLength > options.maxBytes) {
         throw new ImageDownloadError(`image is over the ${options.maxBytes} byte cap`, 'too_large');
       }
       if (exact && size + chunk.byteLength > exact.byteLength) {
         throw new ImageDownloadError('image is longer than its declared length', 'network');
       }
-      if (exact) exact.set(chunk, size);
+      if (exact) chunk.copy(exact, size);
       else chunks.push(chunk);
       size += chunk.byteLength;
     }
   } catch (error) {
+    body.destroy();
     throw toDownloadError(error);
   }
   if (exact && size !== exact.byteLength) throw new ImageDownloadError('image download ended early', 'network');
-  const contentType = (response.headers.get('content-type') ?? 'image/png').split(';')[0]?.trim() ?? 'image/png';
+  const contentType = (headerValue(headers['content-type']) ?? 'image/png').split(';')[0]?.trim() || 'image/png';
   return { data: exact ?? Buffer.concat(chunks, size), contentType };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function toDownloadError(error: unknown): ImageDownloadError {

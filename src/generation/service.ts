@@ -58,7 +58,7 @@ export interface GenerationServiceOptions {
   /** Spending cap for the whole bot per UTC day. */
   readonly dailyBudgetUsd: number;
   /**
-   * Jobs downloading and uploading their images at once (default 4). Image bytes are the bot's memory peak:
+   * Jobs downloading and uploading their images at once (default 2). Image bytes are the bot's memory peak:
    * this bounds it however many jobs finish together, at a cost of a few milliseconds of queueing per job.
    */
   readonly deliveryConcurrency?: number;
@@ -71,7 +71,9 @@ export interface GenerationServiceOptions {
 export const INTERACTION_TOKEN_LIFETIME_MS = 15 * 60 * 1000;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const DEFAULT_DELIVERY_CONCURRENCY = 4;
+const DEFAULT_DELIVERY_CONCURRENCY = 2;
+/** How often waiting members are told their place in line (each reply still edits at most every 2 s). */
+const POSITION_REFRESH_MS = 500;
 
 /** Failures after which fal may still have billed the images (a 422 can be billed; 5xx are not). */
 const BILLED_FAILURES = new Set<Failure['kind']>(['safety', 'invalid_input', 'download', 'delivery']);
@@ -107,6 +109,7 @@ export class GenerationService {
   readonly #now: () => number;
   readonly #jobs = new Map<number, Job>();
   readonly #deliverySlots: Semaphore;
+  #positionsTimer: NodeJS.Timeout | undefined;
   #stopping = false;
 
   constructor(options: GenerationServiceOptions) {
@@ -225,6 +228,7 @@ export class GenerationService {
    */
   async drain(graceMs: number): Promise<void> {
     this.#stopping = true;
+    clearTimeout(this.#positionsTimer);
     for (const job of this.#jobs.values()) {
       if (job.state === 'waiting') {
         this.#jobs.delete(job.generation.id);
@@ -241,24 +245,45 @@ export class GenerationService {
     await this.idle();
   }
 
-  /** Fills free fal slots from the fair queue, and tells every job still waiting its place in line. */
+  /**
+   * Fills free fal slots from the fair queue. The order is worked out only when a slot is free; telling waiting
+   * members their place in line is batched (at most every {@link POSITION_REFRESH_MS}), so a burst of requests
+   * costs one ordering per refresh rather than one per request.
+   */
   #pump(): void {
     if (this.#stopping) return;
     const { store } = this.#options;
     let running = 0;
-    for (const job of this.#jobs.values()) if (job.state === 'running') running += 1;
-    let position = 0;
-    for (const waiting of this.#waitingOrder()) {
-      const job = this.#jobs.get(waiting.id);
-      if (!job) continue;
-      if (running < this.#options.concurrency && store.markDispatched(waiting.id, this.#now())) {
-        running += 1;
-        this.#runJob(job);
-      } else {
-        position += 1;
-        job.progress.push({ phase: 'waiting', position });
+    let waiting = 0;
+    for (const job of this.#jobs.values()) {
+      if (job.state === 'running') running += 1;
+      else waiting += 1;
+    }
+    if (running < this.#options.concurrency && waiting > 0) {
+      for (const next of this.#waitingOrder()) {
+        if (running >= this.#options.concurrency) break;
+        const job = this.#jobs.get(next.id);
+        if (job && store.markDispatched(next.id, this.#now())) {
+          running += 1;
+          waiting -= 1;
+          this.#runJob(job);
+        }
       }
     }
+    if (waiting > 0) this.#schedulePositions();
+  }
+
+  #schedulePositions(): void {
+    if (this.#positionsTimer) return;
+    this.#positionsTimer = setTimeout(() => {
+      this.#positionsTimer = undefined;
+      if (this.#stopping) return;
+      let position = 0;
+      for (const next of this.#waitingOrder()) {
+        const job = this.#jobs.get(next.id);
+        if (job?.state === 'waiting') job.progress.push({ phase: 'waiting', position: (position += 1) });
+      }
+    }, POSITION_REFRESH_MS);
   }
 
   #waitingOrder() {
