@@ -1,10 +1,12 @@
 /**
  * The loopback floor, run as its own process (like the bot): download `--images` files in parallel from
- * `--url`/img/<i> with fetch, then upload them in one multipart POST to `--url`/upload, `--reps` times.
+ * `--url`/img/<i>, then upload all their bytes in one POST to `--url`/upload, `--reps` times, with plain
+ * node:http and a keep-alive agent (no fetch, no multipart encoding: the bare cost of moving the bytes).
  * Prints one JSON line: per repetition, download, upload and total milliseconds.
  */
-import { parseArgs } from 'node:util';
+import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
   options: {
@@ -14,26 +16,47 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
   },
 });
-const base = values.url;
-if (!base) throw new Error('--url is required');
+if (!values.url) throw new Error('--url is required');
+const base = new URL(values.url);
 const images = Number(values.images);
 const reps = Number(values.reps);
 const warmup = Number(values.warmup);
+const agent = new Agent({ keepAlive: true });
+
+function get(path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    request({ host: base.hostname, port: base.port, path, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+function post(path: string, bodies: readonly Buffer[]): Promise<void> {
+  const length = bodies.reduce((sum, b) => sum + b.length, 0);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: base.hostname, port: base.port, path, method: 'POST', agent, headers: { 'content-length': length, 'content-type': 'application/octet-stream' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      },
+    );
+    req.on('error', reject);
+    for (const body of bodies) req.write(body);
+    req.end();
+  });
+}
 
 async function once(): Promise<{ downloadMs: number; uploadMs: number; totalMs: number }> {
   const t0 = performance.now();
-  const bodies = await Promise.all(
-    Array.from({ length: images }, async (_, i) => {
-      const response = await fetch(`${base}/img/${i}`);
-      return response.arrayBuffer();
-    }),
-  );
+  const bodies = await Promise.all(Array.from({ length: images }, (_, i) => get(`/img/${i}`)));
   const t1 = performance.now();
-  const form = new FormData();
-  form.append('payload_json', JSON.stringify({ content: 'floor' }));
-  for (const [i, body] of bodies.entries()) form.append(`files[${i}]`, new Blob([body], { type: 'image/png' }), `floor-${i}.png`);
-  const response = await fetch(`${base}/upload`, { method: 'POST', body: form });
-  await response.arrayBuffer();
+  await post('/upload', bodies);
   const t2 = performance.now();
   return { downloadMs: t1 - t0, uploadMs: t2 - t1, totalMs: t2 - t0 };
 }
@@ -41,4 +64,5 @@ async function once(): Promise<{ downloadMs: number; uploadMs: number; totalMs: 
 for (let i = 0; i < warmup; i += 1) await once();
 const samples = [];
 for (let i = 0; i < reps; i += 1) samples.push(await once());
+agent.destroy();
 process.stdout.write(`${JSON.stringify(samples)}\n`);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { InteractionPayload, RecordedRequest } from '../test/fakes/discord.js';
@@ -26,6 +26,10 @@ export interface BenchOptions {
   /** Noise (incompressible, realistic size) PNGs in the concurrent scenario; solid ones otherwise. */
   readonly noise: boolean;
   readonly nodeArgs: readonly string[];
+  readonly entry: string | undefined;
+  readonly env: Readonly<Record<string, string>>;
+  /** FAL_CONCURRENCY given to the bot; undefined leaves the bot's default. */
+  readonly falConcurrency: number | undefined;
 }
 
 export const SIDE: Record<Size, number> = { '1K': 1024, '2K': 2048 };
@@ -33,6 +37,7 @@ export const SIDE: Record<Size, number> = { '1K': 1024, '2K': 2048 };
 /** Per job: what reached Discord and fal, and how polite the bot was about it. */
 export interface JobRecord {
   readonly prompt: string;
+  readonly refusal: string | undefined;
   readonly acked: boolean;
   readonly delivered: boolean;
   readonly ackMs: number;
@@ -40,10 +45,14 @@ export interface JobRecord {
   readonly progressEdits: number;
   /** Smallest gap between two progress edits of this job (Infinity with fewer than two). */
   readonly minEditGapMs: number;
+  /** When each edit of @original reached Discord, ms after the dispatch (the last one is the result). */
+  readonly editsAtMs: number[];
   readonly statusPolls: number;
   readonly minPollGapMs: number;
   /** First status poll to COMPLETED served, i.e. how long the job was at fal as the bot saw it. */
   readonly falMs: number;
+  /** COMPLETED served to the last byte of the final edit reaching Discord. */
+  readonly deliverMs: number;
 }
 
 export interface PolitenessSummary {
@@ -52,6 +61,8 @@ export interface PolitenessSummary {
   readonly progressEditsPerJobMean: number;
   readonly progressEditsPerJobMax: number;
   readonly minProgressEditGapMs: number;
+  /** Edit arrival times (ms after dispatch) of the job with the smallest gap between progress edits. */
+  readonly closestEditsAtMs: number[];
   readonly statusPollsPerJobMean: number;
   /** Status polls per job divided by the polls one per interval allows ((fal time / interval) + 1); <= 1 is polite. */
   readonly statusPollsPerAllowedMax: number;
@@ -68,8 +79,16 @@ export interface BurstResult {
   readonly ackSamplesMs: number[];
   readonly cpuSecondsPerJob: number;
   readonly wallMs: number;
+  /** COMPLETED served -> final edit received, over all jobs. */
+  readonly deliverMs: Distribution;
+  /** New TCP connections the bot opened during the scenario. */
+  readonly connectionsOpened: { readonly discord: number; readonly fal: number };
+  /** This process (the fakes and the clock of the measurement) during the dispatch second. */
+  readonly bench: { readonly loopDelayP99Ms: number; readonly loopDelayMaxMs: number; readonly cpuPercent: number };
   readonly politeness: PolitenessSummary;
   readonly botWarnings: string[];
+  /** Refusal messages (should be none), de-duplicated with counts. */
+  readonly refusals: string[];
 }
 
 export interface ConcurrentResult {
@@ -84,8 +103,10 @@ export interface ConcurrentResult {
   readonly peakRssSampledMb: number;
   readonly cpuSecondsPerJob: number;
   readonly wallMs: number;
+  readonly deliverMs: Distribution;
   readonly politeness: PolitenessSummary;
   readonly botWarnings: string[];
+  readonly refusals: string[];
 }
 
 export interface OverheadCase {
@@ -101,7 +122,7 @@ export interface OverheadCase {
   readonly overheadMs: Distribution;
   /** COMPLETED served -> last byte of the job's last upload attempt, delivered or not. */
   readonly attemptMs: Distribution;
-  /** Same bytes: one parallel download + one multipart upload over loopback, separate process (median). */
+  /** Same bytes: one parallel download + one upload over loopback with plain node:http, separate process (median). */
   readonly floorMs: number;
   readonly floorDownloadMs: number;
   readonly floorUploadMs: number;
@@ -122,6 +143,8 @@ interface Dispatched {
   readonly interaction: InteractionPayload;
   readonly dispatchedAt: number;
   final: RecordedRequest | undefined;
+  /** What the bot answered instead of deferring, if it refused the job. */
+  refusal?: string;
 }
 
 /**
@@ -150,10 +173,12 @@ function isFinalEdit(token: string) {
 
 let promptCounter = 0;
 
+/** Each job comes from its own member, as in a busy server (per-member limits are not under test). */
 function dispatch(world: BenchWorld, images: number, size: Size): Dispatched {
   promptCounter += 1;
   const prompt = `bench job ${promptCounter} ${process.pid}`;
-  const { interaction, dispatchedAt } = world.imagine(prompt, images, size);
+  const user = { id: String(300_000_000_000_000_000n + BigInt(promptCounter)), username: `member${promptCounter}` };
+  const { interaction, dispatchedAt } = world.imagine(prompt, images, size, user);
   return { prompt, images, interaction, dispatchedAt, final: undefined };
 }
 
@@ -170,10 +195,20 @@ async function dispatchSpread(world: BenchWorld, count: number, spanMs: number, 
   return { jobs, spanMs: performance.now() - start };
 }
 
+/** A refusal (limits, permissions, bad input) is an immediate ephemeral reply instead of a deferral. */
+function isRefusal(interactionId: string) {
+  return (r: RecordedRequest): boolean =>
+    r.method === 'POST' && r.path.startsWith(`/interactions/${interactionId}/`) && (r.body as { type?: number } | undefined)?.type === 4;
+}
+
 async function waitForFinals(world: BenchWorld, jobs: Dispatched[], timeoutMs: number): Promise<void> {
   await Promise.allSettled(
     jobs.map(async (job) => {
-      job.final = await world.discord.waitForRequest(isFinalEdit(job.interaction.token), timeoutMs);
+      const final = isFinalEdit(job.interaction.token);
+      const refused = isRefusal(job.interaction.id);
+      const ending = await world.discord.waitForRequest((r) => final(r) || refused(r), timeoutMs);
+      if (final(ending)) job.final = ending;
+      else job.refusal = (ending.body as { data?: { content?: string } } | undefined)?.data?.content ?? 'refused';
     }),
   );
 }
@@ -200,15 +235,18 @@ function jobRecord(world: BenchWorld, job: Dispatched): JobRecord {
   const completed = requestId ? world.completedAt.get(requestId) : undefined;
   return {
     prompt: job.prompt,
+    refusal: job.refusal,
     acked,
     delivered: job.final !== undefined && filesDelivered(world, job) >= job.images,
     ackMs: ack === undefined ? Number.NaN : ack - job.dispatchedAt,
     restCalls: world.requestsOf(job.interaction).length,
     progressEdits: progressEdits.length,
     minEditGapMs: progressEdits.length < 2 ? Number.POSITIVE_INFINITY : min(gaps(progressEdits)),
+    editsAtMs: edits.map((t) => round(t - job.dispatchedAt)),
     statusPolls: polls.length,
     minPollGapMs: polls.length < 2 ? Number.POSITIVE_INFINITY : min(gaps(polls)),
     falMs: completed !== undefined && polls.length > 0 ? completed - polls[0]! : Number.NaN,
+    deliverMs: completed !== undefined && job.final ? (webhook.filter((r) => r.method === 'PATCH').at(-1)?.end ?? Number.NaN) - completed : Number.NaN,
   };
 }
 
@@ -220,6 +258,7 @@ function politeness(records: readonly JobRecord[], pollMs: number): PolitenessSu
     progressEditsPerJobMean: round(mean(records.map((r) => r.progressEdits)), 2),
     progressEditsPerJobMax: max(records.map((r) => r.progressEdits)),
     minProgressEditGapMs: round(min(records.map((r) => r.minEditGapMs))),
+    closestEditsAtMs: [...records].sort((a, b) => a.minEditGapMs - b.minEditGapMs)[0]?.editsAtMs ?? [],
     statusPollsPerJobMean: round(mean(records.map((r) => r.statusPolls)), 2),
     statusPollsPerAllowedMax: round(max(allowed), 2),
     minStatusPollGapMs: round(min(records.map((r) => r.minPollGapMs))),
@@ -242,8 +281,26 @@ function warningsSince(world: BenchWorld, from: number): string[] {
   return [...counts].map(([key, count]) => `${count} x ${key}`);
 }
 
-function jobTimeoutMs(options: BenchOptions): number {
-  return 60_000 + options.burstMs + options.queueMs + 2 * options.genMs;
+function refusals(records: readonly JobRecord[]): string[] {
+  const counts = new Map<string, number>();
+  for (const r of records) if (r.refusal !== undefined) counts.set(r.refusal, (counts.get(r.refusal) ?? 0) + 1);
+  return [...counts].map(([text, count]) => `${count} x ${text}`);
+}
+
+/** Jobs beyond FAL_CONCURRENCY wait in the bot's fair queue, so they finish in waves. */
+function jobTimeoutMs(options: BenchOptions, jobs: number): number {
+  const waves = Math.ceil(jobs / (options.falConcurrency ?? 4));
+  return 60_000 + options.burstMs + waves * (options.queueMs + 2 * options.genMs + 3 * options.pollMs + 2000);
+}
+
+/**
+ * Warms up this process (the fakes compile their OpenAPI validators on first use, and JIT their code) with a
+ * few jobs against a throwaway bot, so that the first measured burst does not pay for the bench's own warm-up.
+ */
+export async function warmUpFakes(world: BenchWorld): Promise<void> {
+  world.usePlan({ queuePositions: [1, 0], progressPolls: 1, images: { width: 64, height: 64, noise: false } }, 0);
+  const jobs = Array.from({ length: 5 }, () => dispatch(world, 2, '1K'));
+  await waitForFinals(world, jobs, 30_000);
 }
 
 /** Lets the bot settle, then reads its RSS. */
@@ -257,10 +314,18 @@ export async function burst(world: BenchWorld, options: BenchOptions): Promise<B
   const side = SIDE[options.size];
   world.usePlan(timedPlan(options, { width: side, height: side, noise: false }), options.queueMs);
   const logFrom = world.botLog.length;
+  const connections0 = { ...world.connections };
   const cpu0 = world.cpuSeconds();
   const t0 = performance.now();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const benchCpu0 = process.cpuUsage();
+  loop.enable();
   const { jobs, spanMs } = await dispatchSpread(world, options.jobs, options.burstMs, options.images, options.size);
-  await waitForFinals(world, jobs, jobTimeoutMs(options));
+  await sleep(100);
+  loop.disable();
+  const benchCpu = process.cpuUsage(benchCpu0);
+  const benchWindowMs = performance.now() - t0;
+  await waitForFinals(world, jobs, jobTimeoutMs(options, jobs.length));
   await sleep(300);
   const wallMs = performance.now() - t0;
   const cpu = world.cpuSeconds() - cpu0;
@@ -274,8 +339,19 @@ export async function burst(world: BenchWorld, options: BenchOptions): Promise<B
     ackSamplesMs: records.map((r) => round(r.ackMs)),
     cpuSecondsPerJob: round(cpu / jobs.length, 4),
     wallMs: round(wallMs),
+    deliverMs: distribution(records.map((r) => r.deliverMs).filter(Number.isFinite)),
+    connectionsOpened: {
+      discord: world.connections.discord - connections0.discord,
+      fal: world.connections.fal - connections0.fal,
+    },
+    bench: {
+      loopDelayP99Ms: round(loop.percentile(99) / 1e6),
+      loopDelayMaxMs: round(loop.max / 1e6),
+      cpuPercent: round(((benchCpu.user + benchCpu.system) / 1000 / benchWindowMs) * 100),
+    },
     politeness: politeness(records, options.pollMs),
     botWarnings: warningsSince(world, logFrom),
+    refusals: refusals(records),
   };
 }
 
@@ -294,7 +370,7 @@ export async function concurrent(world: BenchWorld, options: BenchOptions, idleR
   const t0 = performance.now();
   try {
     const { jobs } = await dispatchSpread(world, options.concurrent, options.burstMs, options.images, options.size);
-    await waitForFinals(world, jobs, jobTimeoutMs(options));
+    await waitForFinals(world, jobs, jobTimeoutMs(options, jobs.length));
     await sleep(300);
     const wallMs = performance.now() - t0;
     const cpu = world.cpuSeconds() - cpu0;
@@ -311,8 +387,10 @@ export async function concurrent(world: BenchWorld, options: BenchOptions, idleR
       peakRssSampledMb: round(sampled),
       cpuSecondsPerJob: round(cpu / jobs.length, 4),
       wallMs: round(wallMs),
+      deliverMs: distribution(records.map((r) => r.deliverMs).filter(Number.isFinite)),
       politeness: politeness(records, options.pollMs),
       botWarnings: warningsSince(world, logFrom),
+      refusals: refusals(records),
     };
   } finally {
     clearInterval(sampler);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { FakeDiscord, type InteractionPayload, type RecordedRequest } from '../test/fakes/discord.js';
+import { FakeDiscord, type FakeUser, type InteractionPayload, type RecordedRequest } from '../test/fakes/discord.js';
 import { FakeFal, type FalJobPlan } from '../test/fakes/fal.js';
 
 /** A token in Discord's three-part format; only the loopback fake accepts it. */
@@ -31,6 +31,12 @@ export interface WorldOptions {
   readonly pollIntervalMs: number;
   /** Extra node flags for the bot (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /** Another build of the entry point, to compare a change (default: dist/src/main.js). */
+  readonly entry?: string | undefined;
+  /** FAL_CONCURRENCY for the bot (jobs at fal at once; the rest wait in the bot's fair queue). */
+  readonly falConcurrency?: number | undefined;
+  /** Extra environment variables for the bot (e.g. MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -55,6 +61,8 @@ export class BenchWorld {
   readonly completedAt = new Map<string, number>();
   /** fal request id -> result GET and image downloads as fal saw them (arrival and response written). */
   readonly falTimeline = new Map<string, FalTimeline>();
+  /** TCP connections the bot opened to each fake (a new socket seen carrying an HTTP request). */
+  readonly connections = { discord: 0, fal: 0 };
   /** Jobs are held in fal's queue this long after submission, then released (0: no hold). */
   holdMs = 0;
 
@@ -62,6 +70,7 @@ export class BenchWorld {
   readonly #discordPort: number;
   readonly #falPort: number;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #sockets = new WeakSet<Socket>();
   #seenSubmissions = 0;
   readonly #exited: Promise<number | null>;
   readonly #onRequestStart = (message: unknown): void => this.#requestStarted(message as DiagMessage);
@@ -75,7 +84,7 @@ export class BenchWorld {
     this.#falPort = Number(new URL(fal.baseUrl).port);
     dc.subscribe('http.server.request.start', this.#onRequestStart);
     dc.subscribe('http.server.response.finish', this.#onResponseFinish);
-    this.bot = spawn(process.execPath, [...(options.nodeArgs ?? []), BOT_ENTRY], {
+    this.bot = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry ?? BOT_ENTRY], {
       cwd: dir, // no stray .env is picked up
       env: {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -87,6 +96,12 @@ export class BenchWorld {
         DATABASE_PATH: join(dir, 'imagine.sqlite'),
         LOG_LEVEL: 'warn',
         FAL_POLL_INTERVAL_MS: String(options.pollIntervalMs),
+        ...(options.falConcurrency !== undefined && { FAL_CONCURRENCY: String(options.falConcurrency) }),
+        // Spending policy is not under test: every bench job must be admitted (each comes from its own member).
+        GUILD_DAILY_IMAGES: '1000000',
+        GUILD_DAILY_BUDGET_USD: '1000000',
+        DAILY_BUDGET_USD: '1000000',
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -122,10 +137,11 @@ export class BenchWorld {
     return world;
   }
 
-  /** Sends one /imagine; returns the payload and when it was handed to the gateway socket. */
-  imagine(prompt: string, numImages: number, resolution: '1K' | '2K'): { interaction: InteractionPayload; dispatchedAt: number } {
+  /** Sends one /imagine from `user`; returns the payload and when it was handed to the gateway socket. */
+  imagine(prompt: string, numImages: number, resolution: '1K' | '2K', user: FakeUser): { interaction: InteractionPayload; dispatchedAt: number } {
     const interaction = this.discord.chatInput({
       name: 'imagine',
+      user,
       options: [
         { name: 'prompt', type: 3, value: prompt },
         { name: 'num_images', type: 4, value: numImages },
@@ -188,6 +204,10 @@ export class BenchWorld {
     const port = socket.localPort;
     const path = (request.url ?? '').split('?')[0] ?? '';
     const parts = path.split('/');
+    if (!this.#sockets.has(socket) && (port === this.#discordPort || port === this.#falPort)) {
+      this.#sockets.add(socket);
+      this.connections[port === this.#discordPort ? 'discord' : 'fal'] += 1;
+    }
     if (port === this.#discordPort) {
       // /api/v10/interactions/{id}/{token}/callback
       if (request.method === 'POST' && parts[3] === 'interactions' && parts[6] === 'callback') {
