@@ -49,7 +49,7 @@ export async function downloadImage(
   }
   const declared = Number(headerValue(headers['content-length']) ?? Number.NaN);
   if (declared > options.maxBytes) {
-    body.destroy();
+    discard(body);
     throw new ImageDownloadError(`image is ${declared} bytes, over the ${options.maxBytes} cap`, 'too_large');
   }
   // With a declared length the bytes go straight into one buffer of that size (no second copy to join chunks).
@@ -69,12 +69,21 @@ export async function downloadImage(
       size += chunk.byteLength;
     }
   } catch (error) {
-    body.destroy();
+    discard(body);
     throw toDownloadError(error);
   }
   if (exact && size !== exact.byteLength) throw new ImageDownloadError('image download ended early', 'network');
   const contentType = (headerValue(headers['content-type']) ?? 'image/png').split(';')[0]?.trim() || 'image/png';
   return { data: exact ?? Buffer.concat(chunks, size), contentType };
+}
+
+/**
+ * Stops reading a body we no longer want. undici reports the abort as an 'error' event on the stream; it is the
+ * expected outcome here, and left unheard it would surface as an uncaught exception.
+ */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.once('error', () => undefined);
+  body.destroy();
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -19,11 +19,12 @@ describe('Semaphore', () => {
         return i;
       }),
     );
+    const settled = Promise.allSettled(tasks);
     for (let i = 0; i < 5; i += 1) {
       await new Promise((resolve) => setImmediate(resolve));
       releases.shift()?.();
     }
-    const results = await Promise.allSettled(tasks);
+    const results = await settled;
     expect(peak).toBe(2);
     expect(started).toEqual([0, 1, 2, 3, 4]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
