@@ -71,7 +71,8 @@ async function handleComponent(
   context: CommandContext,
 ): Promise<void> {
   const generation = context.store.get(customId.id);
-  if (!generation) throw new UserError(MESSAGES.gone);
+  // A custom_id naming another server's generation can only be tampered with: treat it as unknown.
+  if (!generation || generation.guildId !== interaction.guildId) throw new UserError(MESSAGES.gone);
   if (customId.action === 'edit-submit') {
     if (!interaction.isModalSubmit()) throw new UserError(MESSAGES.gone);
     await submitEdit(interaction, generation, context);

@@ -228,6 +228,21 @@ describe('result buttons', () => {
     expect(world.fal.submissions[1]?.input).toEqual(world.fal.submissions[0]?.input);
   });
 
+  it('refuses a custom_id that names another server’s generation', async () => {
+    await imagineAndWait([{ name: 'prompt', type: T.String, value: 'a secret prompt' }]);
+    const elsewhere = world.discord.button({
+      customId: 'imagine:edit:1',
+      message: { id: '300000000000000009' },
+      user: bob,
+      guildId: '900000000000000001',
+      channelId: '900000000000000002',
+    });
+    world.discord.dispatchInteraction(elsewhere);
+    const answer = await world.discord.waitForRequest(isCallback(elsewhere.id));
+    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringMatching(/no longer/) } });
+    expect(JSON.stringify(answer.body)).not.toContain('a secret prompt');
+  });
+
   it('answers unknown, stale and tampered custom_ids in plain words', async () => {
     for (const customId of ['imagine:same:999', 'imagine:explode:1', 'other:thing', 'imagine:same:1;drop']) {
       const click = world.discord.button({ customId, message: { id: '300000000000000001' }, user: alice });
