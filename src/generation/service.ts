@@ -195,10 +195,6 @@ export class GenerationService {
     return index === -1 ? undefined : index + 1;
   }
 
-  isActive(id: number): boolean {
-    return this.#jobs.has(id);
-  }
-
   /** Resolves when every job this process holds now has ended. */
   async idle(): Promise<void> {
     await Promise.allSettled([...this.#jobs.values()].map((job) => job.done));

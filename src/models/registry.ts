@@ -59,8 +59,3 @@ export type SafetyTolerance = (typeof SAFETY_TOLERANCES)[number];
 export function findModel(id: string): ImageModel | undefined {
   return MODELS.find((model) => model.id === id);
 }
-
-/** Names of the input fields a model accepts. */
-export function inputFields(model: ImageModel): string[] {
-  return Object.keys(model.input.shape);
-}
