@@ -47,8 +47,9 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
     lines.push('**Your jobs in progress:** none');
   } else {
     lines.push(`**Your jobs in progress:** ${active.length}`);
+    const positions = context.generations.positionsInLine();
     for (const job of active) {
-      const position = job.status === 'waiting' ? context.generations.positionInLine(job.id) : undefined;
+      const position = positions.get(job.id);
       const where = job.status === 'waiting' ? `waiting, position ${position ?? '?'} in line` : (STATUS_WORDS[job.status] ?? job.status);
       lines.push(`- #${job.id}: ${job.input.num_images} image${job.input.num_images === 1 ? '' : 's'}, ${where}`);
     }

@@ -188,7 +188,7 @@ async function startGeneration(
     context.store.markFailed(generation.id, 'cancelled', 'not_acknowledged', Date.now());
     throw error;
   }
-  void context.generations.start(generation, context.replyTargetFor(generation));
+  void context.generations.start(generation, context.replyTarget);
 }
 
 /** The server's rules: /imagine only in allowed channels, only for allowed roles (admins are always allowed). */

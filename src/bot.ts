@@ -73,7 +73,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     if (context) return context;
     if (!client.isReady()) throw new Error('interaction received before the client was ready');
     const target = new DiscordReplyTarget({ client, store, logger });
-    context = { config, logger, client, generations, store, guildSettings, replyTargetFor: () => target };
+    context = { config, logger, client, generations, store, guildSettings, replyTarget: target };
     return context;
   };
   let draining = false;
@@ -94,7 +94,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       await client.login(config.discordToken);
       const readyClient = await ready;
       logger.info('logged in to Discord', { user: readyClient.user.id, application: readyClient.application.id });
-      const resumed = generations.resumeUnfinished(contextFor().replyTargetFor);
+      const resumed = generations.resumeUnfinished(contextFor().replyTarget);
       if (resumed > 0) logger.info('resumed unfinished generations', { count: resumed });
       try {
         await syncCommands({

@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import type { GenerationService, ReplyTarget } from '../generation/service.js';
 import type { GuildSettingsStore } from '../limits/guildSettings.js';
 import type { Logger } from '../logger.js';
-import type { Generation, GenerationStore } from '../store/generations.js';
+import type { GenerationStore } from '../store/generations.js';
 import type { CustomId } from './customId.js';
 
 /** What command handlers get to work with. Handlers stay thin: read input, call a service, render a view. */
@@ -21,8 +21,8 @@ export interface CommandContext {
   readonly generations: GenerationService;
   readonly store: GenerationStore;
   readonly guildSettings: GuildSettingsStore;
-  /** Where a generation's progress and result go (its interaction reply). */
-  replyTargetFor(generation: Generation): ReplyTarget;
+  /** Where generations' progress and results go (their interaction replies, or the channel). */
+  readonly replyTarget: ReplyTarget;
 }
 
 export type ComponentInteraction = ButtonInteraction | ModalSubmitInteraction;

@@ -6,7 +6,7 @@ import { ApiError, ValidationError } from '@fal-ai/client';
  * - `invalid_input`: fal rejected a field (other 422s); `field` names it.
  * - `unauthorized` / `no_credit`: the operator's key is wrong or the account is out of money (401/403).
  * - `busy`: rate limited, overloaded, or unreachable (429, 5xx, network).
- * - `timeout`: the job took longer than the bot's limit.
+ * - `timeout`: the job took longer than the bot's limit (decided by the generation service, not by fal).
  * - `not_found`: fal no longer knows the request (results are kept for a limited time).
  * - `unknown`: anything else; logged in full for the operator.
  */
@@ -44,7 +44,6 @@ export function classifyFalError(error: unknown): FalFailure {
     return { kind: 'unknown' };
   }
   if (error instanceof Error) {
-    if (/timed out/i.test(error.message)) return { kind: 'timeout' };
     if (error.name === 'TypeError' && /fetch failed/i.test(error.message)) return { kind: 'busy' };
     if (error.name === 'TimeoutError') return { kind: 'busy' };
   }

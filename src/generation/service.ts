@@ -188,11 +188,9 @@ export class GenerationService {
     return true;
   }
 
-  /** A waiting job's place in the bot's queue (1 = next), or undefined when it is not waiting. */
-  positionInLine(id: number): number | undefined {
-    const order = this.#waitingOrder();
-    const index = order.findIndex((job) => job.id === id);
-    return index === -1 ? undefined : index + 1;
+  /** Every waiting job's place in the bot's queue (1 = next), worked out once. */
+  positionsInLine(): Map<number, number> {
+    return new Map(this.#waitingOrder().map((job, index) => [job.id, index + 1]));
   }
 
   /** Resolves when every job this process holds now has ended. */
@@ -205,7 +203,7 @@ export class GenerationService {
    * request id is followed (status, then result; never a second submit), a job that never reached fal is
    * submitted now. Returns how many were picked up.
    */
-  resumeUnfinished(targetFor: (generation: Generation) => ReplyTarget): number {
+  resumeUnfinished(target: ReplyTarget): number {
     const unfinished = this.#options.store.unfinished().filter((generation) => !this.#jobs.has(generation.id));
     for (const generation of unfinished) {
       this.#options.logger.info('resuming generation', {
@@ -213,7 +211,7 @@ export class GenerationService {
         status: generation.status,
         falRequestId: generation.falRequestId,
       });
-      void this.start(generation, targetFor(generation));
+      void this.start(generation, target);
     }
     return unfinished.length;
   }
