@@ -1,11 +1,12 @@
-import { AttachmentBuilder, DiscordAPIError, InteractionWebhook, Routes, RESTJSONErrorCodes, type Client } from 'discord.js';
+import { DiscordAPIError, InteractionWebhook, Routes, RESTJSONErrorCodes, makeURLSearchParams, type Client } from 'discord.js';
 import type { DownloadedImage } from '../generation/images.js';
 import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
 import type { Logger } from '../logger.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { fitForDiscord, uploadLimits } from './fitAttachments.js';
 import { missingChannelPermissions } from './permissions.js';
-import { renderFailure, renderProgress, renderResult, type MessageView } from './views.js';
+import { uploadMessage } from './upload.js';
+import { renderFailure, renderProgress, renderResult, type MessageView, type ResultView } from './views.js';
 
 /** An upload started this close to the token's expiry goes to the channel instead (uploads can take a while). */
 const TOKEN_SAFETY_MARGIN_MS = 60_000;
@@ -98,45 +99,56 @@ export class DiscordReplyTarget implements ReplyTarget {
   }
 
   /** First part edits the reply; further parts are followups. Editing `@original` again is idempotent. */
-  async #sendToReply(generation: Generation, views: MessageView[]): Promise<string> {
-    const webhook = this.#webhook(generation);
+  async #sendToReply(generation: Generation, views: readonly ResultView[]): Promise<string> {
+    const token = generation.interactionToken;
+    if (!token) throw new Error(`generation ${generation.id} has no interaction token left`);
     const [first, ...rest] = views;
     if (!first) throw new Error('nothing to deliver');
-    const message = await webhook.editMessage('@original', first);
-    for (const view of rest) await webhook.send(view);
+    const message = await this.#upload(first, 'patch', Routes.webhookMessage(generation.applicationId, token, '@original'), false);
+    for (const view of rest) {
+      await this.#upload(view, 'post', Routes.webhook(generation.applicationId, token), false, {}, makeURLSearchParams({ wait: true }));
+    }
     return message.id;
   }
 
-  async #sendToChannel(generation: Generation, views: MessageView[], kind: 'result' | 'failure'): Promise<string> {
+  async #sendToChannel(generation: Generation, views: readonly MessageView[], kind: 'result' | 'failure'): Promise<string> {
     const missing = missingChannelPermissions(generation.appPermissions, generation.inThread);
     if (missing.length > 0) {
       throw new ChannelUnavailable(`cannot post in channel ${generation.channelId}: missing ${missing.join(', ')}`);
     }
     let firstId: string | undefined;
     for (const [index, view] of views.entries()) {
-      const files = view.files ?? [];
-      const message = (await this.#client.rest.post(Routes.channelMessages(generation.channelId), {
-        body: {
-          content: view.content,
-          components: view.components.map((row) => row.toJSON()),
-          allowed_mentions: { parse: view.allowedMentions.parse, users: view.allowedMentions.users ?? [] },
-          attachments: files.map((file, id) => ({ id: String(id), filename: file.name ?? `image-${id}` })),
-          // Discord drops a second message with the same nonce (for a few minutes): no double post on retry.
-          nonce: `imagine-${generation.id}-${kind === 'result' ? index + 1 : 'f'}`,
-          enforce_nonce: true,
-        },
-        files: files.map((file, id) => ({ name: file.name ?? `image-${id}`, data: attachmentBytes(file) })),
-      })) as { id: string };
+      const message = await this.#upload(view, 'post', Routes.channelMessages(generation.channelId), true, {
+        // Discord drops a second message with the same nonce (for a few minutes): no double post on retry.
+        nonce: `imagine-${generation.id}-${kind === 'result' ? index + 1 : 'f'}`,
+        enforce_nonce: true,
+      });
       firstId ??= message.id;
     }
     if (!firstId) throw new Error('nothing to deliver');
     return firstId;
   }
-}
 
-function attachmentBytes(file: AttachmentBuilder): Buffer {
-  if (!Buffer.isBuffer(file.attachment)) throw new TypeError('attachments are built from buffers');
-  return file.attachment;
+  /** Posts or edits one message with its images (if any) as attachments; returns Discord's message. */
+  async #upload(
+    view: MessageView | ResultView,
+    method: 'post' | 'patch',
+    route: `/${string}`,
+    auth: boolean,
+    extra: Record<string, unknown> = {},
+    query?: URLSearchParams,
+  ): Promise<{ id: string }> {
+    const images = 'images' in view ? view.images : [];
+    const json = {
+      content: view.content,
+      components: view.components.map((row) => row.toJSON()),
+      allowed_mentions: { parse: view.allowedMentions.parse, users: view.allowedMentions.users ?? [] },
+      attachments: images.map((image, id) => ({ id: String(id), filename: image.fileName })),
+      ...extra,
+    };
+    const files = images.map((image) => ({ name: image.fileName, data: image.data, contentType: image.contentType }));
+    return (await uploadMessage(this.#client.rest, { method, route, json, files, auth, ...(query && { query }) })) as { id: string };
+  }
 }
 
 function replyGone(error: unknown): boolean {

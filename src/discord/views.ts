@@ -1,6 +1,5 @@
 import {
   ActionRowBuilder,
-  AttachmentBuilder,
   ButtonBuilder,
   ButtonStyle,
   LabelBuilder,
@@ -34,8 +33,12 @@ const NEGATIVE_PREVIEW_LENGTH = 300;
 export interface MessageView {
   content: string;
   components: ActionRowBuilder<MessageActionRowComponentBuilder>[];
-  files?: AttachmentBuilder[];
   allowedMentions: { parse: never[]; repliedUser: false; users?: string[] };
+}
+
+/** A result message: its text and buttons, and the images it carries as attachments (in this order). */
+export interface ResultView extends MessageView {
+  readonly images: readonly DownloadedImage[];
 }
 
 /** How a finished job is posted: in its interaction reply, or in the channel (pinging the requester) after that expired. */
@@ -141,7 +144,7 @@ export function renderResult(
   images: readonly DownloadedImage[],
   missing: number,
   options: DeliveryOptions,
-): MessageView {
+): ResultView {
   const seconds = Math.max(0, (options.finishedAt - generation.createdAt) / 1000);
   const parts = options.parts ?? 1;
   const lines = [
@@ -157,7 +160,7 @@ export function renderResult(
   if (parts > 1) lines.push(`-# Part ${options.part ?? 1} of ${parts} (the images did not fit in one message)`);
   return {
     content: lines.join('\n'),
-    files: images.map((image) => new AttachmentBuilder(image.data, { name: image.fileName })),
+    images,
     components: [resultButtons(generation.id)],
     allowedMentions: mentions(generation, options.inChannel),
   };

@@ -1,6 +1,7 @@
 import { ApplicationCommandOptionType as T, PermissionFlagsBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inspectPng } from '../fakes/png.js';
+import type { RecordedRequest } from '../fakes/discord.js';
 import { contentOf, isCallback, isFinalEdit, startWorld, waitForLog, type World } from './world.js';
 
 /** Discord and fal faults and limits, injected through the loopback fakes. */
@@ -68,13 +69,21 @@ describe('Discord faults when posting the result', () => {
   it.each([
     ['a 500', { status: 500 }],
     ['a 429', { status: 429, retryAfter: 0.05 }],
-  ])('retries after %s without posting twice', async (_name, failure) => {
+  ])('retries the upload after %s with the same bytes, without posting twice', async (_name, failure) => {
     world = await startWorld();
-    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
-    await world.fal.waitForSubmission(1);
-    world.discord.failNext((method, path) => method === 'PATCH' && path.includes(interaction.token), failure);
+    const interaction = imagine(world, [
+      { name: 'prompt', type: T.String, value: 'a fox' },
+      { name: 'num_images', type: T.Integer, value: 2 },
+    ]);
+    const isUpload = (method: string, path: string, request: RecordedRequest) =>
+      method === 'PATCH' && path.includes(interaction.token) && request.files.length > 0;
+    world.discord.failNext(isUpload, failure);
     const final = await world.discord.waitForRequest((r) => isFinalEdit(interaction.token)(r) && r.status === 200);
-    expect(final.files).toHaveLength(1);
+    const uploads = world.discord.requests.filter((r) => isUpload(r.method, r.path, r));
+    expect(uploads.map((r) => r.status)).toEqual([failure.status, 200]);
+    const [refused, accepted] = uploads.map((r) => r.files.map((f) => [f.filename, f.contentType, f.data.toString('base64')]));
+    expect(accepted).toEqual(refused);
+    expect(final.files).toHaveLength(2);
     const messages = [...world.discord.messages.values()].filter((m) => m.attachments.length > 0);
     expect(messages).toHaveLength(1);
   });

@@ -373,7 +373,7 @@ interface Waiter {
 }
 
 interface Failure {
-  match: (method: string, path: string) => boolean;
+  match: (method: string, path: string, request: RecordedRequest) => boolean;
   failure: FailureSpec;
   remaining: number;
 }
@@ -564,8 +564,9 @@ export class FakeDiscord {
   /**
    * Makes the next `count` matching requests fail with this status and Discord error body, e.g.
    * `{ status: 500 }`, `{ status: 429, retryAfter: 0.05 }`, `{ status: 403, code: 50013, message: 'Missing Permissions' }`.
+   * `match` also sees the parsed request (body and files), e.g. to fail only an upload.
    */
-  failNext(match: (method: string, path: string) => boolean, failure: FailureSpec, count = 1): void {
+  failNext(match: (method: string, path: string, request: RecordedRequest) => boolean, failure: FailureSpec, count = 1): void {
     this.#failures.push({ match, failure, remaining: count });
   }
 
@@ -888,7 +889,7 @@ export class FakeDiscord {
     record.route = `${route.method} ${route.template}`;
     const params = matchSegments(route.segments, segments) ?? {};
 
-    const failure = this.#failures.find((f) => f.remaining > 0 && f.match(record.method, record.path));
+    const failure = this.#failures.find((f) => f.remaining > 0 && f.match(record.method, record.path, record));
     if (failure) {
       failure.remaining -= 1;
       return failureReply(failure.failure);
