@@ -1,4 +1,4 @@
-import { Client, Events, Options, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { Client, Events, Options, REST, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Config } from './config.js';
 import type { Command, CommandContext } from './discord/command.js';
 import { DiscordReplyTarget } from './discord/replyTarget.js';
@@ -52,10 +52,11 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   });
   const guildSettings = new GuildSettingsStore(db, config);
 
+  const restOptions = { timeout: REST_TIMEOUT_MS, ...(config.discordApiUrl && { api: config.discordApiUrl }) };
   const client = new Client({
     // Interactions need no gateway intent; without the Guilds intent no guild cache is built at all.
     intents: [],
-    rest: { timeout: REST_TIMEOUT_MS, ...(config.discordApiUrl && { api: config.discordApiUrl }) },
+    rest: restOptions,
     allowedMentions: { parse: [], repliedUser: false },
     makeCache: Options.cacheWithLimits({
       ...Options.DefaultMakeCacheSettings,
@@ -68,11 +69,17 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     }),
   });
 
+  // Interaction webhooks (a reply's progress and result edits, followups) are not bound to the bot's global rate
+  // limit (Discord's rate-limit docs), but discord.js counts them against its 50 requests/s: under load, results
+  // would queue behind other requests. This client has no bot token (the interaction token in the route is the
+  // credential) and no global cap; route buckets and any 429 Discord sends are still honoured.
+  const interactionRest = new REST({ ...restOptions, globalRequestsPerSecond: Number.POSITIVE_INFINITY });
+
   let context: CommandContext | undefined;
   const contextFor = (): CommandContext => {
     if (context) return context;
     if (!client.isReady()) throw new Error('interaction received before the client was ready');
-    const target = new DiscordReplyTarget({ client, store, logger });
+    const target = new DiscordReplyTarget({ client, interactionRest, store, logger });
     context = { config, logger, client, generations, store, guildSettings, replyTarget: target };
     return context;
   };
@@ -114,6 +121,8 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       draining = true;
       await generations.drain(graceMs);
       await client.destroy();
+      interactionRest.clearHashSweeper();
+      interactionRest.clearHandlerSweeper();
       db.close();
     },
   };

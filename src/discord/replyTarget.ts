@@ -1,11 +1,12 @@
-import { DiscordAPIError, InteractionWebhook, Routes, RESTJSONErrorCodes, makeURLSearchParams, type Client } from 'discord.js';
+import { DiscordAPIError, Routes, RESTJSONErrorCodes, makeURLSearchParams, type Client, type REST } from 'discord.js';
 import type { DownloadedImage } from '../generation/images.js';
 import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
 import type { Logger } from '../logger.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { fitForDiscord, uploadLimits } from './fitAttachments.js';
+import { LoopPacer } from './pacer.js';
 import { missingChannelPermissions } from './permissions.js';
-import { uploadMessage } from './upload.js';
+import { sendMessage } from './upload.js';
 import { renderFailure, renderProgress, renderResult, type MessageView, type ResultView } from './views.js';
 
 /** An upload started this close to the token's expiry goes to the channel instead (uploads can take a while). */
@@ -35,12 +36,19 @@ export class ChannelUnavailable extends Error {
  */
 export class DiscordReplyTarget implements ReplyTarget {
   readonly #client: Client<true>;
+  readonly #interactionRest: REST;
   readonly #store: GenerationStore;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #pacer = new LoopPacer();
 
-  constructor(options: { client: Client<true>; store: GenerationStore; logger: Logger; now?: () => number }) {
+  /**
+   * `interactionRest` carries the interaction webhook calls (no bot token, no global cap: Discord does not count
+   * them against the bot's global limit); channel posts use the client's REST and the bot token.
+   */
+  constructor(options: { client: Client<true>; interactionRest: REST; store: GenerationStore; logger: Logger; now?: () => number }) {
     this.#client = options.client;
+    this.#interactionRest = options.interactionRest;
     this.#store = options.store;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
@@ -48,7 +56,7 @@ export class DiscordReplyTarget implements ReplyTarget {
 
   async progress(generation: Generation, progress: Progress): Promise<void> {
     if (!this.#tokenUsable(generation)) return;
-    await this.#webhook(generation).editMessage('@original', renderProgress(generation, progress));
+    await this.#editReply(generation, renderProgress(generation, progress));
   }
 
   async deliver(generation: Generation, images: readonly DownloadedImage[], missing: number): Promise<string | null> {
@@ -76,7 +84,7 @@ export class DiscordReplyTarget implements ReplyTarget {
   async fail(generation: Generation, failure: Failure): Promise<void> {
     if (this.#tokenUsable(generation)) {
       try {
-        await this.#webhook(generation).editMessage('@original', renderFailure(generation, failure));
+        await this.#editReply(generation, renderFailure(generation, failure));
         return;
       } catch (error) {
         if (!replyGone(error)) throw error;
@@ -93,20 +101,25 @@ export class DiscordReplyTarget implements ReplyTarget {
     );
   }
 
-  #webhook(generation: Generation): InteractionWebhook {
+  #token(generation: Generation): string {
     if (!generation.interactionToken) throw new Error(`generation ${generation.id} has no interaction token left`);
-    return new InteractionWebhook(this.#client, generation.applicationId, generation.interactionToken);
+    return generation.interactionToken;
   }
 
-  /** First part edits the reply; further parts are followups. Editing `@original` again is idempotent. */
+  /** Edits the interaction reply (`@original`); editing it again with the same view is idempotent. */
+  async #editReply(generation: Generation, view: MessageView | ResultView): Promise<{ id: string }> {
+    const route = Routes.webhookMessage(generation.applicationId, this.#token(generation), '@original');
+    return this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'patch', route, auth: false }));
+  }
+
+  /** First part edits the reply; further parts are followups. */
   async #sendToReply(generation: Generation, views: readonly ResultView[]): Promise<string> {
-    const token = generation.interactionToken;
-    if (!token) throw new Error(`generation ${generation.id} has no interaction token left`);
     const [first, ...rest] = views;
     if (!first) throw new Error('nothing to deliver');
-    const message = await this.#upload(first, 'patch', Routes.webhookMessage(generation.applicationId, token, '@original'), false);
+    const message = await this.#editReply(generation, first);
     for (const view of rest) {
-      await this.#upload(view, 'post', Routes.webhook(generation.applicationId, token), false, {}, makeURLSearchParams({ wait: true }));
+      const route = Routes.webhook(generation.applicationId, this.#token(generation));
+      await this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query: makeURLSearchParams({ wait: true }) });
     }
     return message.id;
   }
@@ -118,10 +131,13 @@ export class DiscordReplyTarget implements ReplyTarget {
     }
     let firstId: string | undefined;
     for (const [index, view] of views.entries()) {
-      const message = await this.#upload(view, 'post', Routes.channelMessages(generation.channelId), true, {
+      const message = await this.#send(view, {
+        rest: this.#client.rest,
+        method: 'post',
+        route: Routes.channelMessages(generation.channelId),
+        auth: true,
         // Discord drops a second message with the same nonce (for a few minutes): no double post on retry.
-        nonce: `imagine-${generation.id}-${kind === 'result' ? index + 1 : 'f'}`,
-        enforce_nonce: true,
+        extra: { nonce: `imagine-${generation.id}-${kind === 'result' ? index + 1 : 'f'}`, enforce_nonce: true },
       });
       firstId ??= message.id;
     }
@@ -129,25 +145,29 @@ export class DiscordReplyTarget implements ReplyTarget {
     return firstId;
   }
 
-  /** Posts or edits one message with its images (if any) as attachments; returns Discord's message. */
-  async #upload(
+  /** Posts or edits one message, with a result's images as its attachments; returns Discord's message. */
+  async #send(
     view: MessageView | ResultView,
-    method: 'post' | 'patch',
-    route: `/${string}`,
-    auth: boolean,
-    extra: Record<string, unknown> = {},
-    query?: URLSearchParams,
+    request: {
+      rest: REST;
+      method: 'post' | 'patch';
+      route: `/${string}`;
+      auth: boolean;
+      extra?: Record<string, unknown>;
+      query?: URLSearchParams;
+    },
   ): Promise<{ id: string }> {
-    const images = 'images' in view ? view.images : [];
+    const images = 'images' in view ? view.images : undefined;
     const json = {
       content: view.content,
       components: view.components.map((row) => row.toJSON()),
       allowed_mentions: { parse: view.allowedMentions.parse, users: view.allowedMentions.users ?? [] },
-      attachments: images.map((image, id) => ({ id: String(id), filename: image.fileName })),
-      ...extra,
+      ...(images && { attachments: images.map((image, id) => ({ id: String(id), filename: image.fileName })) }),
+      ...request.extra,
     };
-    const files = images.map((image) => ({ name: image.fileName, data: image.data, contentType: image.contentType }));
-    return (await uploadMessage(this.#client.rest, { method, route, json, files, auth, ...(query && { query }) })) as { id: string };
+    const files = (images ?? []).map((image) => ({ name: image.fileName, data: image.data, contentType: image.contentType }));
+    const { rest, method, route, auth, query } = request;
+    return (await sendMessage(rest, { method, route, json, files, auth, ...(query && { query }) })) as { id: string };
   }
 }
 

@@ -8,7 +8,7 @@ export interface UploadFile {
   readonly contentType: string;
 }
 
-export interface MessageUpload {
+export interface MessageRequest {
   readonly method: 'post' | 'patch';
   readonly route: RouteLike;
   /** The message JSON (sent as `payload_json`); its `attachments` name the files by index. */
@@ -22,13 +22,13 @@ export interface MessageUpload {
 const CRLF = Buffer.from('\r\n');
 
 /**
- * Sends a message with files through discord.js's REST client (its rate limits, retries and error types), but
- * encodes the multipart body here. @discordjs/rest copies every file into a `Blob`, whose memory V8 does not
+ * Sends or edits a message through a discord.js REST client (its rate limits, retries and error types). Without
+ * files the body is JSON; with files the multipart body is encoded here. @discordjs/rest copies every file into a `Blob`, whose memory V8 does not
  * count (so it lingers until an unrelated major GC), and then streams the Blob out in further copies: the bench
  * measured that as the largest part of the bot's peak memory. Here each image is copied once, into the body,
  * which V8 sees and which undici writes to the socket as is.
  */
-export async function uploadMessage(rest: REST, upload: MessageUpload): Promise<unknown> {
+export async function sendMessage(rest: REST, upload: MessageRequest): Promise<unknown> {
   const options = { auth: upload.auth, ...(upload.query && { query: upload.query }) };
   if (upload.files.length === 0) return rest[upload.method](upload.route, { ...options, body: upload.json });
   const { body, contentType } = encodeMultipart(upload.json, upload.files);

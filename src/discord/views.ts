@@ -66,7 +66,9 @@ function button(action: ComponentAction, id: number, label: string, style: Butto
     .setCustomId(encodeCustomId({ command: IMAGINE_COMMAND, action, id }))
     .setLabel(label)
     .setStyle(style);
-  return emoji ? built.setEmoji(emoji) : built;
+  // As an object: a bare string goes through discord.js's emoji parser, which leaves `id: undefined` for the
+  // builder's validator to reject and retry (an exception per button, measurable in a burst).
+  return emoji ? built.setEmoji({ name: emoji }) : built;
 }
 
 function row(...buttons: ButtonBuilder[]): ActionRowBuilder<MessageActionRowComponentBuilder> {

@@ -13,16 +13,20 @@ const DM = '@dm';
  * The order in which waiting jobs will be sent to fal: round-robin across guilds, then across members within a
  * guild. The guild (then member) served longest ago goes first; ties go to the oldest job. So one busy server,
  * or one busy member, cannot starve the others. Pure and derived from stored rows, so it survives restarts.
+ *
+ * Serving a guild (or member) makes it the one served most recently, so after its turn it simply goes to the
+ * back of the line: the order is a rotation of the lines sorted once by (last served, oldest job). O(n log n),
+ * which matters because it runs whenever a slot frees, with every waiting job in it.
  */
 export function fairOrder(waiting: readonly WaitingJob[], dispatches: readonly Dispatch[]): WaitingJob[] {
-  const guildServed = new Map<string, number>();
-  const memberServed = new Map<string, number>();
+  const served = new Map<string, number>();
+  const markServed = (key: string, at: number) => served.set(key, Math.max(served.get(key) ?? Number.NEGATIVE_INFINITY, at));
   for (const d of dispatches) {
     const guild = d.guildId ?? DM;
-    guildServed.set(guild, Math.max(guildServed.get(guild) ?? Number.NEGATIVE_INFINITY, d.at));
-    memberServed.set(`${guild}/${d.requesterId}`, Math.max(memberServed.get(`${guild}/${d.requesterId}`) ?? Number.NEGATIVE_INFINITY, d.at));
+    markServed(guild, d.at);
+    markServed(memberKey(guild, d.requesterId), d.at);
   }
-  // guild -> member -> that member's jobs, oldest first (input is in id order).
+  // guild -> member -> that member's jobs, oldest first.
   const byGuild = new Map<string, Map<string, WaitingJob[]>>();
   for (const job of [...waiting].sort((a, b) => a.id - b.id)) {
     const guild = job.guildId ?? DM;
@@ -32,42 +36,35 @@ export function fairOrder(waiting: readonly WaitingJob[], dispatches: readonly D
     members.set(job.requesterId, jobs);
     jobs.push(job);
   }
+  // Map iteration follows insertion, and jobs were inserted oldest first: each guild's (and member's) first
+  // job is its oldest, so the tie-break key is simply the first job's id.
+  const guilds = line(
+    [...byGuild].map(([guild, members]) => ({
+      served: served.get(guild),
+      oldest: [...members.values()][0]?.[0]?.id ?? 0,
+      members: line(
+        [...members].map(([member, jobs]) => ({ served: served.get(memberKey(guild, member)), oldest: jobs[0]?.id ?? 0, jobs })),
+      ),
+    })),
+  );
   const order: WaitingJob[] = [];
-  let clock = Math.max(0, ...dispatches.map((d) => d.at)) + 1;
-  while (byGuild.size > 0) {
-    const guild = pickLeastRecent(byGuild, (g, members) => [guildServed.get(g), oldestId(members)]);
-    const members = byGuild.get(guild);
-    if (!members) break;
-    const member = pickLeastRecent(members, (m, jobs) => [memberServed.get(`${guild}/${m}`), jobs[0]?.id ?? 0]);
-    const jobs = members.get(member) ?? [];
-    const job = jobs.shift();
-    if (job) order.push(job);
-    if (jobs.length === 0) members.delete(member);
-    if (members.size === 0) byGuild.delete(guild);
-    guildServed.set(guild, clock);
-    memberServed.set(`${guild}/${member}`, clock);
-    clock += 1;
+  for (let guild = guilds.shift(); guild; guild = guilds.shift()) {
+    const member = guild.members.shift();
+    const job = member?.jobs.shift();
+    if (!member || !job) continue;
+    order.push(job);
+    if (member.jobs.length > 0) guild.members.push(member);
+    if (guild.members.length > 0) guilds.push(guild);
   }
   return order;
 }
 
-function oldestId(members: Map<string, WaitingJob[]>): number {
-  let oldest = Number.POSITIVE_INFINITY;
-  for (const jobs of members.values()) oldest = Math.min(oldest, jobs[0]?.id ?? oldest);
-  return oldest;
+function memberKey(guild: string, member: string): string {
+  return `${guild}/${member}`;
 }
 
-function pickLeastRecent<V>(entries: Map<string, V>, key: (name: string, value: V) => [number | undefined, number]): string {
-  let best: string | undefined;
-  let bestKey: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
-  for (const [name, value] of entries) {
-    const [served, oldest] = key(name, value);
-    const candidate: [number, number] = [served ?? Number.NEGATIVE_INFINITY, oldest];
-    if (best === undefined || candidate[0] < bestKey[0] || (candidate[0] === bestKey[0] && candidate[1] < bestKey[1])) {
-      best = name;
-      bestKey = candidate;
-    }
-  }
-  if (best === undefined) throw new Error('nothing to pick from');
-  return best;
+/** Entries sorted by when they were last served (never first), then by their oldest job. */
+function line<T extends { served: number | undefined; oldest: number }>(entries: T[]): T[] {
+  const key = (e: T) => e.served ?? Number.NEGATIVE_INFINITY;
+  return entries.sort((a, b) => key(a) - key(b) || a.oldest - b.oldest);
 }

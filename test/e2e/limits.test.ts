@@ -111,6 +111,33 @@ describe('Discord faults when posting the result', () => {
   });
 });
 
+describe('Discord rate limits', () => {
+  it('a global rate limit on the bot token does not hold up interaction replies (Discord exempts them)', async () => {
+    world = await startWorld();
+    // Job A's token expires while fal holds it, so its result goes to the channel with the bot token; Discord
+    // answers that post with a global 429, which makes discord.js hold every globally limited request.
+    world.fal.enqueuePlan({ hold: true });
+    const expired = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
+    const held = await world.fal.waitForSubmission(1);
+    world.discord.expireToken(expired.token);
+    const isChannelPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${expired.channel_id}/messages`;
+    world.discord.failNext((_method, _path, r) => isChannelPost(r), { status: 429, retryAfter: 5, global: true });
+    world.fal.release(held.requestId);
+    await world.discord.waitForRequest((r) => isChannelPost(r) && r.status === 429);
+
+    // Job B, from another member, meanwhile: its progress and result edit its interaction reply.
+    const other = { id: '200000000000000077', username: 'other' };
+    const fresh = world.discord.chatInput({ name: 'imagine', user: other, options: [{ name: 'prompt', type: T.String, value: 'a cat' }] });
+    world.discord.dispatchInteraction(fresh);
+    const final = await world.discord.waitForRequest(isFinalEdit(fresh.token));
+    expect(final.files).toHaveLength(1);
+    // ...and got there while A's channel post was still waiting out the global limit.
+    expect(world.discord.requests.filter(isChannelPost).map((r) => r.status)).toEqual([429]);
+    const retried = await world.discord.waitForRequest((r) => isChannelPost(r) && r.status === 200);
+    expect(retried.files).toHaveLength(1);
+  });
+});
+
 describe('fal faults', () => {
   it('recovers from a transient status error through the client’s retries', async () => {
     world = await startWorld();

@@ -155,6 +155,8 @@ export interface FailureSpec {
   message?: string;
   /** Seconds, for 429s. */
   retryAfter?: number;
+  /** A 429 for the bot's global limit (50 requests/s per bot token) rather than the route's bucket. */
+  global?: boolean;
 }
 
 type InteractionContext = 0 | 1 | 2;
@@ -1758,9 +1760,15 @@ async function parseBody(contentType: string | undefined, data: Buffer): Promise
 function failureReply(failure: FailureSpec): Reply {
   if (failure.status === 429) {
     const retryAfter = failure.retryAfter ?? 1;
+    const global = failure.global ?? false;
+    const body = { message: failure.message ?? 'You are being rate limited.', retry_after: retryAfter, global, code: failure.code ?? 0 };
+    if (global) {
+      // Discord's global 429 carries no bucket headers (https://discord.com/developers/docs/topics/rate-limits).
+      return { status: 429, body, headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Global': 'true', 'X-RateLimit-Scope': 'global' } };
+    }
     return {
       status: 429,
-      body: { message: failure.message ?? 'You are being rate limited.', retry_after: retryAfter, global: false, code: failure.code ?? 0 },
+      body,
       headers: {
         'Retry-After': String(retryAfter),
         'X-RateLimit-Scope': 'user',
