@@ -337,11 +337,7 @@ export async function burst(world: BenchWorld, options: BenchOptions): Promise<B
   loop.disable();
   const benchCpu = process.cpuUsage(benchCpu0);
   const benchWindowMs = performance.now() - t0;
-  await waitForFinals(world, jobs, jobTimeoutMs(options, jobs.length));
-  await sleep(300);
-  const wallMs = performance.now() - t0;
-  const cpu = world.cpuSeconds() - cpu0;
-  const records = jobs.map((job) => jobRecord(world, job));
+  const { wallMs, cpu, records } = await settle(world, options, jobs, t0, cpu0);
   return {
     jobs: jobs.length,
     dispatchSpanMs: round(spanMs),
@@ -367,6 +363,13 @@ export async function burst(world: BenchWorld, options: BenchOptions): Promise<B
   };
 }
 
+/** Waits for every job's final message, then reads the wall time, the bot's CPU time and each job's record. */
+async function settle(world: BenchWorld, options: BenchOptions, jobs: Dispatched[], t0: number, cpu0: number) {
+  await waitForFinals(world, jobs, jobTimeoutMs(options, jobs.length));
+  await sleep(300);
+  return { wallMs: performance.now() - t0, cpu: world.cpuSeconds() - cpu0, records: jobs.map((job) => jobRecord(world, job)) };
+}
+
 /** `--concurrent` jobs of `--images` x `--size` in flight at once: peak memory and CPU per job. */
 export async function concurrent(world: BenchWorld, options: BenchOptions, idleRssMb: number): Promise<ConcurrentResult> {
   const side = SIDE[options.size];
@@ -382,11 +385,7 @@ export async function concurrent(world: BenchWorld, options: BenchOptions, idleR
   const t0 = performance.now();
   try {
     const { jobs } = await dispatchSpread(world, options.concurrent, options.burstMs, options.images, options.size);
-    await waitForFinals(world, jobs, jobTimeoutMs(options, jobs.length));
-    await sleep(300);
-    const wallMs = performance.now() - t0;
-    const cpu = world.cpuSeconds() - cpu0;
-    const records = jobs.map((job) => jobRecord(world, job));
+    const { wallMs, cpu, records } = await settle(world, options, jobs, t0, cpu0);
     return {
       jobs: jobs.length,
       imagesPerJob: options.images,

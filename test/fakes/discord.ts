@@ -281,6 +281,23 @@ function randomToken(prefix: string, bytes: number): string {
   return `${prefix}${randomBytes(bytes).toString('base64url')}`;
 }
 
+/** A guild text channel as Discord serializes it (every test server has one 'general' channel like this). */
+function guildTextChannel(id: string, guildId: string | null | undefined, type: number): Json {
+  return {
+    id,
+    type,
+    guild_id: guildId,
+    name: 'general',
+    position: 0,
+    flags: 0,
+    parent_id: null,
+    topic: null,
+    nsfw: false,
+    last_message_id: null,
+    rate_limit_per_user: 0,
+  };
+}
+
 function fullUser(user: FakeUser): Json {
   return {
     id: user.id,
@@ -724,20 +741,7 @@ export class FakeDiscord {
     }
     const owners: Json = install === 'guild' ? { '0': guildId ?? '0' } : { '1': user.id };
     const channel: Json = guildId
-      ? {
-          id: channelId,
-          type: 0,
-          guild_id: guildId,
-          name: 'general',
-          position: 0,
-          flags: 0,
-          parent_id: null,
-          topic: null,
-          nsfw: false,
-          last_message_id: null,
-          rate_limit_per_user: 0,
-          permissions: memberPermissions,
-        }
+      ? { ...guildTextChannel(channelId, guildId, 0), permissions: memberPermissions }
       : {
           id: channelId,
           type: channelType,
@@ -1273,20 +1277,7 @@ export class FakeDiscord {
       body:
         channel.type === 1
           ? { id: channel.id, type: 1, flags: 0, last_message_id: null, recipients: [fullUser(DEFAULT_USER)] }
-          : {
-              id: channel.id,
-              type: channel.type,
-              guild_id: channel.guildId,
-              name: 'general',
-              position: 0,
-              flags: 0,
-              parent_id: null,
-              topic: null,
-              nsfw: false,
-              last_message_id: null,
-              rate_limit_per_user: 0,
-              permission_overwrites: [],
-            },
+          : { ...guildTextChannel(channel.id, channel.guildId, channel.type), permission_overwrites: [] },
     }));
   }
 
