@@ -1,4 +1,4 @@
-import { Client, Events, Options, REST, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { Client, Events, Options, REST, RESTEvents, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Config } from './config.js';
 import type { Command, CommandContext } from './discord/command.js';
 import { DiscordReplyTarget } from './discord/replyTarget.js';
@@ -74,6 +74,15 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   // would queue behind other requests. This client has no bot token (the interaction token in the route is the
   // credential) and no global cap; route buckets and any 429 Discord sends are still honoured.
   const interactionRest = new REST({ ...restOptions, globalRequestsPerSecond: Number.POSITIVE_INFINITY });
+  for (const [name, rest] of [['bot', client.rest], ['interaction', interactionRest]] as const) {
+    // Only the generalised route: the URL and the major parameter of a webhook route contain its token.
+    rest.on(RESTEvents.RateLimited, ({ route, method, global, scope, retryAfter }) => {
+      const detail = { client: name, route, method, global, scope, retryAfterMs: retryAfter };
+      // A route's own bucket running dry is routine; a global limit stalls every request of that client.
+      if (global) logger.warn('waiting out a global Discord rate limit', detail);
+      else logger.info('waiting out a Discord rate limit', detail);
+    });
+  }
 
   let context: CommandContext | undefined;
   const contextFor = (): CommandContext => {

@@ -1,30 +1,39 @@
 /**
- * Starts queued async tasks one per event-loop turn, in order. Starting a REST call runs a long chain of
- * promise callbacks (discord.js's queues, undici's request set-up) before it first waits on the network, and
- * promise callbacks all run before the loop reads the socket again: 200 progress edits started together hold
- * back the acknowledgement of every interaction that arrives meanwhile. Paced, the loop reads its sockets
- * between two starts. Tasks still run concurrently once started.
+ * Starts queued async tasks one per event-loop turn. Starting a REST call runs a long chain of promise
+ * callbacks (discord.js's queues, undici's request set-up) before it first waits on the network, and promise
+ * callbacks all run before the loop reads the socket again: 200 progress edits started together hold back the
+ * acknowledgement of every interaction that arrives meanwhile. Paced, the loop reads its sockets between two
+ * starts. Tasks still run concurrently once started.
+ *
+ * Two lanes: `urgent` tasks (a finished job's result) start before any waiting `routine` one (progress), each
+ * lane in order, so a result never waits behind the progress edits of a busy queue.
  */
 export class LoopPacer {
-  readonly #queue: Array<() => void> = [];
+  readonly #lanes = { urgent: [] as Array<() => void>, routine: [] as Array<() => void> };
   #scheduled = false;
 
-  run<T>(task: () => Promise<T>): Promise<T> {
+  /** `signal`: aborted before its turn comes, the task is dropped (never started) and the call rejects. */
+  run<T>(task: () => Promise<T>, lane: 'urgent' | 'routine' = 'routine', signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push(() => {
-        task().then(resolve, reject);
+      this.#lanes[lane].push(() => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        // A task that throws before returning its promise rejects like one that fails later.
+        Promise.resolve().then(task).then(resolve, reject);
       });
       this.#schedule();
     });
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#queue.length === 0) return;
+    if (this.#scheduled || (this.#lanes.urgent.length === 0 && this.#lanes.routine.length === 0)) return;
     this.#scheduled = true;
     // An immediate queued from an immediate runs in the next turn, after the loop has polled for I/O.
     setImmediate(() => {
       this.#scheduled = false;
-      this.#queue.shift()?.();
+      (this.#lanes.urgent.shift() ?? this.#lanes.routine.shift())?.();
       this.#schedule();
     });
   }

@@ -1,4 +1,4 @@
-import { DiscordAPIError, Routes, RESTJSONErrorCodes, makeURLSearchParams, type Client, type REST } from 'discord.js';
+import { DiscordAPIError, Routes, RESTJSONErrorCodes, makeURLSearchParams, type APIMessage, type Client, type REST } from 'discord.js';
 import type { DownloadedImage } from '../generation/images.js';
 import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
 import type { Logger } from '../logger.js';
@@ -40,23 +40,36 @@ export class DiscordReplyTarget implements ReplyTarget {
   readonly #store: GenerationStore;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #pacer = new LoopPacer();
+  readonly #pacer: LoopPacer;
 
   /**
    * `interactionRest` carries the interaction webhook calls (no bot token, no global cap: Discord does not count
    * them against the bot's global limit); channel posts use the client's REST and the bot token.
    */
-  constructor(options: { client: Client<true>; interactionRest: REST; store: GenerationStore; logger: Logger; now?: () => number }) {
+  constructor(options: {
+    client: Client<true>;
+    interactionRest: REST;
+    store: GenerationStore;
+    logger: Logger;
+    now?: () => number;
+    pacer?: LoopPacer;
+  }) {
     this.#client = options.client;
     this.#interactionRest = options.interactionRest;
+    this.#pacer = options.pacer ?? new LoopPacer();
     this.#store = options.store;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
   }
 
-  async progress(generation: Generation, progress: Progress): Promise<void> {
+  async progress(generation: Generation, progress: Progress, signal?: AbortSignal): Promise<void> {
     if (!this.#tokenUsable(generation)) return;
-    await this.#editReply(generation, renderProgress(generation, progress));
+    try {
+      await this.#editReply(generation, renderProgress(generation, progress), 'routine', signal);
+    } catch (error) {
+      if (signal?.aborted) return; // dropped before it started: the job's final message is on its way
+      throw error;
+    }
   }
 
   async deliver(generation: Generation, images: readonly DownloadedImage[], missing: number): Promise<string | null> {
@@ -84,7 +97,7 @@ export class DiscordReplyTarget implements ReplyTarget {
   async fail(generation: Generation, failure: Failure): Promise<void> {
     if (this.#tokenUsable(generation)) {
       try {
-        await this.#editReply(generation, renderFailure(generation, failure));
+        await this.#editReply(generation, renderFailure(generation, failure), 'urgent');
         return;
       } catch (error) {
         if (!replyGone(error)) throw error;
@@ -106,20 +119,24 @@ export class DiscordReplyTarget implements ReplyTarget {
     return generation.interactionToken;
   }
 
-  /** Edits the interaction reply (`@original`); editing it again with the same view is idempotent. */
-  async #editReply(generation: Generation, view: MessageView | ResultView): Promise<{ id: string }> {
+  /**
+   * Edits the interaction reply (`@original`); editing it again with the same view is idempotent. Progress is
+   * `routine`; results and failures are `urgent` and start before any progress edit still waiting its turn.
+   */
+  async #editReply(generation: Generation, view: MessageView, lane: 'urgent' | 'routine', signal?: AbortSignal): Promise<APIMessage> {
     const route = Routes.webhookMessage(generation.applicationId, this.#token(generation), '@original');
-    return this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'patch', route, auth: false }));
+    return this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'patch', route, auth: false }), lane, signal);
   }
 
   /** First part edits the reply; further parts are followups. */
   async #sendToReply(generation: Generation, views: readonly ResultView[]): Promise<string> {
     const [first, ...rest] = views;
     if (!first) throw new Error('nothing to deliver');
-    const message = await this.#editReply(generation, first);
+    const message = await this.#editReply(generation, first, 'urgent');
     for (const view of rest) {
       const route = Routes.webhook(generation.applicationId, this.#token(generation));
-      await this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query: makeURLSearchParams({ wait: true }) });
+      const query = makeURLSearchParams({ wait: true });
+      await this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query }), 'urgent');
     }
     return message.id;
   }
@@ -147,7 +164,7 @@ export class DiscordReplyTarget implements ReplyTarget {
 
   /** Posts or edits one message, with a result's images as its attachments; returns Discord's message. */
   async #send(
-    view: MessageView | ResultView,
+    view: MessageView,
     request: {
       rest: REST;
       method: 'post' | 'patch';
@@ -156,8 +173,8 @@ export class DiscordReplyTarget implements ReplyTarget {
       extra?: Record<string, unknown>;
       query?: URLSearchParams;
     },
-  ): Promise<{ id: string }> {
-    const images = 'images' in view ? view.images : undefined;
+  ): Promise<APIMessage> {
+    const { images } = view;
     const json = {
       content: view.content,
       components: view.components.map((row) => row.toJSON()),
@@ -167,7 +184,7 @@ export class DiscordReplyTarget implements ReplyTarget {
     };
     const files = (images ?? []).map((image) => ({ name: image.fileName, data: image.data, contentType: image.contentType }));
     const { rest, method, route, auth, query } = request;
-    return (await sendMessage(rest, { method, route, json, files, auth, ...(query && { query }) })) as { id: string };
+    return (await sendMessage(rest, { method, route, json, files, auth, ...(query && { query }) })) as APIMessage;
   }
 }
 

@@ -34,11 +34,13 @@ export interface MessageView {
   content: string;
   components: ActionRowBuilder<MessageActionRowComponentBuilder>[];
   allowedMentions: { parse: never[]; repliedUser: false; users?: string[] };
+  /** Images the message carries as attachments, in this order (results only). */
+  images?: readonly DownloadedImage[];
 }
 
-/** A result message: its text and buttons, and the images it carries as attachments (in this order). */
+/** A result message: its text and buttons, and its images. */
 export interface ResultView extends MessageView {
-  readonly images: readonly DownloadedImage[];
+  images: readonly DownloadedImage[];
 }
 
 /** How a finished job is posted: in its interaction reply, or in the channel (pinging the requester) after that expired. */

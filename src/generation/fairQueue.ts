@@ -42,19 +42,24 @@ export function fairOrder(waiting: readonly WaitingJob[], dispatches: readonly D
     [...byGuild].map(([guild, members]) => ({
       served: served.get(guild),
       oldest: [...members.values()][0]?.[0]?.id ?? 0,
+      next: 0,
       members: line(
-        [...members].map(([member, jobs]) => ({ served: served.get(memberKey(guild, member)), oldest: jobs[0]?.id ?? 0, jobs })),
+        [...members].map(([member, jobs]) => ({ served: served.get(memberKey(guild, member)), oldest: jobs[0]?.id ?? 0, next: 0, jobs })),
       ),
     })),
   );
+  // The lines are arrays read from a moving head (`next`); a served entry is pushed to the back again.
   const order: WaitingJob[] = [];
-  for (let guild = guilds.shift(); guild; guild = guilds.shift()) {
-    const member = guild.members.shift();
-    const job = member?.jobs.shift();
-    if (!member || !job) continue;
+  for (let head = 0; head < guilds.length; head += 1) {
+    const guild = guilds[head];
+    const member = guild?.members[guild.next];
+    const job = member?.jobs[member.next];
+    if (!guild || !member || !job) continue;
     order.push(job);
-    if (member.jobs.length > 0) guild.members.push(member);
-    if (guild.members.length > 0) guilds.push(guild);
+    guild.next += 1;
+    member.next += 1;
+    if (member.next < member.jobs.length) guild.members.push(member);
+    if (guild.next < guild.members.length) guilds.push(guild);
   }
   return order;
 }

@@ -47,13 +47,13 @@ export async function downloadImage(
     await body.dump().catch(() => undefined);
     throw new ImageDownloadError(`image download answered ${statusCode}`, 'http');
   }
-  const declared = Number(headerValue(headers['content-length']) ?? Number.NaN);
-  if (declared > options.maxBytes) {
+  const length = Number(headerValue(headers['content-length']) ?? Number.NaN);
+  if (length > options.maxBytes) {
     discard(body);
-    throw new ImageDownloadError(`image is ${declared} bytes, over the ${options.maxBytes} cap`, 'too_large');
+    throw new ImageDownloadError(`image is ${length} bytes, over the ${options.maxBytes} cap`, 'too_large');
   }
   // With a declared length the bytes go straight into one buffer of that size (no second copy to join chunks).
-  const exact = Number.isInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
+  const exact = Number.isInteger(length) && length >= 0 ? Buffer.allocUnsafe(length) : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -73,9 +73,24 @@ export async function downloadImage(
     throw toDownloadError(error);
   }
   if (exact && size !== exact.byteLength) throw new ImageDownloadError('image download ended early', 'network');
-  const contentType = (headerValue(headers['content-type']) ?? 'image/png').split(';')[0]?.trim() || 'image/png';
-  return { data: exact ?? Buffer.concat(chunks, size), contentType };
+  const data = exact ?? Buffer.concat(chunks, size);
+  const declared = headerValue(headers['content-type'])?.split(';')[0]?.trim().toLowerCase();
+  return { data, contentType: imageType(data, declared) };
 }
+
+/**
+ * The image's type, from its first bytes (PNG, JPEG or WebP, what Imagen returns); otherwise the type the server
+ * declared if it is one of those; otherwise PNG. Storage servers often answer `application/octet-stream`, and
+ * the type names the file and its upload part, so it has to match the bytes.
+ */
+export function imageType(data: Buffer, declared: string | undefined): string {
+  if (data.subarray(0, 8).equals(PNG_SIGNATURE)) return 'image/png';
+  if (data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
+  if (data.toString('latin1', 0, 4) === 'RIFF' && data.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  return declared && Object.hasOwn(EXTENSIONS, declared) ? declared : 'image/png';
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /**
  * Stops reading a body we no longer want. undici reports the abort as an 'error' event on the stream; it is the

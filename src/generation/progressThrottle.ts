@@ -7,16 +7,21 @@
  */
 export class ProgressThrottle<T> {
   readonly #intervalMs: number;
-  readonly #send: (value: T) => Promise<void>;
+  readonly #send: (value: T, signal: AbortSignal) => Promise<void>;
   readonly #same: (a: T, b: T) => boolean;
   #last: T | undefined;
   #pending: T | undefined;
   #lastSentAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
+  #inFlightController: AbortController | undefined;
   #stopped = false;
 
-  constructor(intervalMs: number, send: (value: T) => Promise<void>, same: (a: T, b: T) => boolean) {
+  /**
+   * `send` gets a signal that {@link stop} aborts: a send that has not really started by then (e.g. still waiting
+   * its turn to reach Discord) should be dropped, so the final message does not wait for a stale progress edit.
+   */
+  constructor(intervalMs: number, send: (value: T, signal: AbortSignal) => Promise<void>, same: (a: T, b: T) => boolean) {
     this.#intervalMs = intervalMs;
     this.#send = send;
     this.#same = same;
@@ -36,6 +41,7 @@ export class ProgressThrottle<T> {
     this.#pending = undefined;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#inFlightController?.abort();
     await this.#inFlight;
   }
 
@@ -57,9 +63,12 @@ export class ProgressThrottle<T> {
     if (value === undefined || this.#stopped) return;
     this.#pending = undefined;
     this.#last = value;
-    this.#inFlight = this.#send(value).finally(() => {
+    const controller = new AbortController();
+    this.#inFlightController = controller;
+    this.#inFlight = this.#send(value, controller.signal).finally(() => {
       this.#lastSentAt = Date.now();
       this.#inFlight = undefined;
+      this.#inFlightController = undefined;
       this.#schedule();
     });
   }

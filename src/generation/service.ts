@@ -33,7 +33,8 @@ export type Failure =
  * resume-after-restart need nothing else, so the job lifecycle never touches discord.js.
  */
 export interface ReplyTarget {
-  progress(generation: Generation, progress: Progress): Promise<void>;
+  /** `signal` is aborted once the edit is no longer wanted (the job is ending): one not yet sent is dropped. */
+  progress(generation: Generation, progress: Progress, signal?: AbortSignal): Promise<void>;
   /** Posts the images; resolves with the id of the message that shows them. */
   deliver(generation: Generation, images: readonly DownloadedImage[], missing: number): Promise<string | null>;
   fail(generation: Generation, failure: Failure): Promise<void>;
@@ -160,8 +161,8 @@ export class GenerationService {
       controller: new AbortController(),
       progress: new ProgressThrottle<Progress>(
         this.#options.progressIntervalMs ?? 2000,
-        (value) =>
-          target.progress(generation, value).catch((error: unknown) => {
+        (value, signal) =>
+          target.progress(generation, value, signal).catch((error: unknown) => {
             this.#options.logger.warn('could not show progress', { generation: generation.id, ...errorContext(error) });
           }),
         sameProgress,

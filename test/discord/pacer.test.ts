@@ -1,28 +1,72 @@
 import { describe, expect, it } from 'vitest';
 import { LoopPacer } from '../../src/discord/pacer.js';
 
+/** Counts event-loop turns: an immediate that queues itself again runs once per turn. */
+function turnCounter(): { read(): number; stop(): void } {
+  let turns = 0;
+  let running = true;
+  const tick = () => {
+    turns += 1;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return { read: () => turns, stop: () => (running = false) };
+}
+
 describe('LoopPacer', () => {
-  it('starts tasks in order, one per event-loop turn, so other callbacks run in between', async () => {
+  it('starts tasks in order, each in a later event-loop turn than the one before', async () => {
     const pacer = new LoopPacer();
-    const log: string[] = [];
+    const turns = turnCounter();
+    const started: Array<[string, number]> = [];
     const task = (name: string) => async () => {
-      log.push(name);
-      // Stands for I/O that arrives while a task starts (an interaction to acknowledge).
-      setImmediate(() => log.push(`after ${name}`));
+      started.push([name, turns.read()]);
       return name;
     };
-    const results = await Promise.all([pacer.run(task('a')), pacer.run(task('b')), pacer.run(task('c'))]);
-    expect(results).toEqual(['a', 'b', 'c']);
-    expect(log.slice(0, 5)).toEqual(['a', 'after a', 'b', 'after b', 'c']);
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((name) => pacer.run(task(name))));
+    turns.stop();
+    expect(results).toEqual(['a', 'b', 'c', 'd']);
+    expect(started.map(([name]) => name)).toEqual(['a', 'b', 'c', 'd']);
+    const at = started.map(([, turn]) => turn);
+    for (let i = 1; i < at.length; i += 1) expect(at[i]).toBeGreaterThan(at[i - 1]!);
   });
 
-  it('passes a task’s failure to its caller and keeps going', async () => {
+  it('starts urgent tasks before routine ones still waiting', async () => {
+    const pacer = new LoopPacer();
+    const started: string[] = [];
+    const task = (name: string) => async () => void started.push(name);
+    await Promise.all([
+      pacer.run(task('progress 1')),
+      pacer.run(task('progress 2')),
+      pacer.run(task('progress 3')),
+      pacer.run(task('result'), 'urgent'),
+    ]);
+    // All four were queued before the first turn came: the urgent one goes first, then the rest in order.
+    expect(started).toEqual(['result', 'progress 1', 'progress 2', 'progress 3']);
+  });
+
+  it('drops a task whose signal is aborted before its turn', async () => {
+    const pacer = new LoopPacer();
+    const started: string[] = [];
+    const controller = new AbortController();
+    const first = pacer.run(async () => void started.push('first'));
+    const dropped = pacer.run(async () => void started.push('dropped'), 'routine', controller.signal);
+    controller.abort();
+    await first;
+    await expect(dropped).rejects.toThrow(/abort/i);
+    expect(started).toEqual(['first']);
+  });
+
+  it('passes a failure to its caller, even a synchronous throw, and keeps going', async () => {
     const pacer = new LoopPacer();
     const failing = pacer.run(async () => {
       throw new Error('boom');
     });
+    const throwing = pacer.run((() => {
+      throw new Error('sync boom');
+    }) as () => Promise<never>);
     const next = pacer.run(async () => 'next');
     await expect(failing).rejects.toThrow('boom');
+    await expect(throwing).rejects.toThrow('sync boom');
     await expect(next).resolves.toBe('next');
   });
 

@@ -73,4 +73,29 @@ describe('ProgressThrottle', () => {
     throttle.push(3);
     expect(sent.map((s) => s.value)).toEqual([1]);
   });
+
+  it('on stop, aborts the signal of the send in flight and waits for it', async () => {
+    const signals: AbortSignal[] = [];
+    let finish: () => void = () => undefined;
+    const throttle = new ProgressThrottle<number>(
+      2000,
+      (_value, signal) => {
+        signals.push(signal);
+        return new Promise<void>((resolve) => (finish = resolve));
+      },
+      (a, b) => a === b,
+    );
+    throttle.push(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.aborted).toBe(false);
+    let stopped = false;
+    const stopping = throttle.stop().then(() => (stopped = true));
+    expect(signals[0]!.aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(false);
+    finish();
+    await stopping;
+    expect(stopped).toBe(true);
+  });
 });
