@@ -70,9 +70,10 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   });
 
   // Interaction webhooks (a reply's progress and result edits, followups) are not bound to the bot's global rate
-  // limit (Discord's rate-limit docs), but discord.js counts them against its 50 requests/s: under load, results
-  // would queue behind other requests. This client has no bot token (the interaction token in the route is the
-  // credential) and no global cap; route buckets and any 429 Discord sends are still honoured.
+  // limit (https://discord.com/developers/docs/topics/rate-limits#global-rate-limit), but discord.js counts them
+  // against its 50 requests/s: under load, results would queue behind other requests. This client has no bot
+  // token (the interaction token in the route is the credential) and no global cap; route buckets and any 429
+  // Discord sends are still honoured.
   const interactionRest = new REST({ ...restOptions, globalRequestsPerSecond: Number.POSITIVE_INFINITY });
   for (const [name, rest] of [['bot', client.rest], ['interaction', interactionRest]] as const) {
     // Only the generalised route: the URL and the major parameter of a webhook route contain its token.

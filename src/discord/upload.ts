@@ -40,7 +40,10 @@ export async function sendMessage(rest: REST, upload: MessageRequest): Promise<u
   });
 }
 
-/** `multipart/form-data` as Discord reads a message with files: `payload_json`, then `files[n]`. */
+/**
+ * `multipart/form-data` as Discord reads a message with files: `payload_json`, then `files[n]`
+ * (https://discord.com/developers/docs/reference#uploading-files).
+ */
 export function encodeMultipart(json: unknown, files: readonly UploadFile[]): { body: Buffer; contentType: string } {
   const boundary = `imagine-${randomBytes(16).toString('hex')}`;
   const parts: Buffer[] = [
