@@ -26,6 +26,7 @@ import {
   type Size,
 } from './scenarios.js';
 import { median, show } from './stats.js';
+import { startNodeFlags } from '../test/e2e/botProcess.js';
 import { BenchWorld } from './world.js';
 
 const SCENARIOS = ['burst', 'overhead', 'concurrent'] as const;
@@ -463,13 +464,3 @@ main().catch((error: unknown) => {
   process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 2;
 });
-
-/**
- * The node flags `npm start` runs the bot with (package.json's start script), so the bench measures exactly
- * what operators run.
- */
-function startNodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
-  const flags = /\bnode((?:\s+--\S+)*)\s+dist\/src\/main\.js/.exec(pkg.scripts.start)?.[1] ?? '';
-  return flags.split(/\s+/).filter(Boolean);
-}

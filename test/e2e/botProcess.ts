@@ -1,8 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled entry point, exactly what `npm start` runs. */
 export const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
+
+/**
+ * The node flags `npm start` runs the bot with (package.json's start script), so the child-process tests and
+ * the bench run exactly what operators run.
+ */
+export function startNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const flags = /\bnode((?:\s+--\S+)*)\s+dist\/src\/main\.js/.exec(pkg.scripts.start)?.[1];
+  if (flags === undefined) throw new Error('package.json start script does not run node dist/src/main.js');
+  return flags.split(/\s+/).filter(Boolean);
+}
 
 /** The real bot as a separate process, with its log lines collected. */
 export class BotProcess {
@@ -12,7 +24,7 @@ export class BotProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(env: Record<string, string>, cwd: string) {
-    this.child = spawn(process.execPath, [MAIN], {
+    this.child = spawn(process.execPath, [...startNodeFlags(), MAIN], {
       cwd,
       // Only what the test gives: no .env of the developer's, no inherited tokens.
       env: { PATH: process.env.PATH ?? '', ...env },
