@@ -75,6 +75,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_DELIVERY_CONCURRENCY = 2;
 /** How often waiting members are told their place in line (each reply still edits at most every 2 s). */
 const POSITION_REFRESH_MS = 500;
+/**
+ * "Fetching the images" is shown only once fetching (or waiting for a delivery slot) takes this long. Shown at
+ * once, that edit would usually still be in flight when the images are ready, and a reply's edits reach
+ * Discord one at a time: every quick result would wait one more round trip.
+ */
+const DOWNLOAD_NOTICE_MS = 1000;
 
 /** Failures after which fal may still have billed the images (a 422 can be billed; 5xx are not). */
 const BILLED_FAILURES = new Set<Failure['kind']>(['safety', 'invalid_input', 'download', 'delivery']);
@@ -322,6 +328,7 @@ export class GenerationService {
     );
     let requestId = generation.falRequestId;
     let running = generation.status === 'running';
+    let downloadNotice: NodeJS.Timeout | undefined;
     const model = findModel(generation.modelId);
     try {
       signal.throwIfAborted();
@@ -353,11 +360,12 @@ export class GenerationService {
       });
       const result = await fal.queue.result(model.endpointId, { requestId, abortSignal: signal });
       const output = Imagen4Output.parse(result.data);
-      progress.push({ phase: 'downloading' });
+      downloadNotice = setTimeout(() => progress.push({ phase: 'downloading' }), DOWNLOAD_NOTICE_MS);
       const delivered = await this.#deliverySlots.run(async () => {
         const images = await this.#download(generation, output, signal, context);
         if (images.length === 0) throw new DownloadFailed();
         store.setStatus(generation.id, 'delivering');
+        clearTimeout(downloadNotice);
         await progress.stop();
         try {
           const messageId = await target.deliver(generation, images, output.images.length - images.length);
@@ -388,6 +396,7 @@ export class GenerationService {
       });
     } finally {
       clearTimeout(timer);
+      clearTimeout(downloadNotice);
     }
   }
 

@@ -135,6 +135,23 @@ describe('/imagine', () => {
     for (let i = 2; i < edits.length; i += 1) expect(edits[i]!.at - edits[i - 1]!.at).toBeGreaterThanOrEqual(1900);
   });
 
+  it('says it is fetching the images when that takes a while, then the result replaces it', async () => {
+    world.fal.enqueuePlan({ holdImages: true });
+    const interaction = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: 'a fox' }], user: alice });
+    world.discord.dispatchInteraction(interaction);
+    const submission = await world.fal.waitForSubmission(1);
+    const fetching = await world.discord.waitForRequest(
+      (r) => isOriginalEdit(interaction.token)(r) && contentOf(r.body).includes('Fetching the images'),
+    );
+    expect(fetching.files).toHaveLength(0);
+    world.fal.releaseImages(submission.requestId);
+    const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
+    expect(final.files).toHaveLength(1);
+    const edits = world.discord.requests.filter(isOriginalEdit(interaction.token));
+    expect(edits.at(-1)).toBe(final);
+    expect(edits.filter((r) => contentOf(r.body).includes('Fetching the images'))).toHaveLength(1);
+  });
+
   it('names the queue position and lets the requester cancel', async () => {
     world.fal.enqueuePlan({ queuePositions: [3], hold: true });
     const interaction = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: 'x' }], user: alice });

@@ -68,6 +68,8 @@ export interface FalJobPlan {
   images?: { width: number; height: number; noise?: boolean };
   /** Image downloads fail with this status, for the given indexes (default: all). */
   imageError?: { status: number; indexes?: number[] };
+  /** Image downloads are answered only after {@link FakeFal.releaseImages} (a slow storage server). */
+  holdImages?: boolean;
   /** Seed echoed in the result (default: input.seed, else random). */
   seed?: number;
 }
@@ -142,6 +144,8 @@ interface Job {
   held: boolean;
   /** Stopped at the last queue step because of the hold; release() moves it on. */
   parked: boolean;
+  /** Image answers waiting for releaseImages() (plan.holdImages); undefined once released. */
+  heldImages: Array<() => void> | undefined;
   logs: RequestLog[];
   statusErrorsLeft: number;
   resultErrorsLeft: number;
@@ -224,6 +228,15 @@ export class FakeFal {
   /** Plan for the next submission (FIFO; when empty, {@link defaultPlan} is used). */
   enqueuePlan(plan: FalJobPlan): void {
     this.plans.push(plan);
+  }
+
+  /** Answers the held image downloads of a job planned with `holdImages`, and any later ones at once. */
+  releaseImages(requestId: string): void {
+    const job = this.jobs.get(requestId);
+    if (job === undefined) throw new Error(`FakeFal.releaseImages: no job ${requestId}`);
+    const waiting = job.heldImages ?? [];
+    job.heldImages = undefined;
+    for (const answer of waiting) answer();
   }
 
   /** Lets a held job continue: its next status poll answers the step after its last IN_QUEUE. */
@@ -411,6 +424,7 @@ export class FakeFal {
       timeline,
       cursor: 0,
       held: plan.hold === true,
+      heldImages: plan.holdImages === true ? [] : undefined,
       parked: false,
       logs: [],
       statusErrorsLeft: plan.statusError ? (plan.statusError.times ?? Infinity) : 0,
@@ -604,8 +618,9 @@ export class FakeFal {
       this.sendRaw(ex, imageError.status, `Error ${imageError.status}`, { 'content-type': 'text/plain' });
       return;
     }
-    const png = this.png(job, index);
-    this.sendRaw(ex, 200, png, { 'content-type': 'image/png', 'cache-control': 'public, max-age=3600' });
+    const answer = () => this.sendRaw(ex, 200, this.png(job, index), { 'content-type': 'image/png', 'cache-control': 'public, max-age=3600' });
+    if (job.heldImages) job.heldImages.push(answer);
+    else answer();
   }
 
   // ---------------------------------------------------------------------------------------------
