@@ -12,17 +12,29 @@ export class LoopPacer {
   readonly #lanes = { urgent: [] as Array<() => void>, routine: [] as Array<() => void> };
   #scheduled = false;
 
-  /** `signal`: aborted before its turn comes, the task is dropped (never started) and the call rejects. */
+  /**
+   * `signal`: aborted before the task's turn comes, the task leaves the queue at once, never starts, and the
+   * call rejects with the signal's reason.
+   */
   run<T>(task: () => Promise<T>, lane: 'urgent' | 'routine' = 'routine', signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#lanes[lane].push(() => {
-        if (signal?.aborted) {
-          reject(signal.reason);
-          return;
-        }
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const queue = this.#lanes[lane];
+      const onAbort = () => {
+        const index = queue.indexOf(start);
+        if (index >= 0) queue.splice(index, 1);
+        reject(signal?.reason);
+      };
+      const start = () => {
+        signal?.removeEventListener('abort', onAbort);
         // A task that throws before returning its promise rejects like one that fails later.
         Promise.resolve().then(task).then(resolve, reject);
-      });
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      queue.push(start);
       this.#schedule();
     });
   }

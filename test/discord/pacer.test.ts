@@ -44,16 +44,18 @@ describe('LoopPacer', () => {
     expect(started).toEqual(['result', 'progress 1', 'progress 2', 'progress 3']);
   });
 
-  it('drops a task whose signal is aborted before its turn', async () => {
+  it('drops a task at once when its signal is aborted, without waiting for the tasks ahead of it', async () => {
     const pacer = new LoopPacer();
     const started: string[] = [];
     const controller = new AbortController();
-    const first = pacer.run(async () => void started.push('first'));
+    const ahead = Array.from({ length: 5 }, (_, i) => pacer.run(async () => void started.push(`ahead ${i}`)));
     const dropped = pacer.run(async () => void started.push('dropped'), 'routine', controller.signal);
     controller.abort();
-    await first;
     await expect(dropped).rejects.toThrow(/abort/i);
-    expect(started).toEqual(['first']);
+    expect(started).toEqual([]);
+    await Promise.all(ahead);
+    expect(started).toEqual(['ahead 0', 'ahead 1', 'ahead 2', 'ahead 3', 'ahead 4']);
+    await expect(pacer.run(async () => 'late', 'routine', controller.signal)).rejects.toThrow(/abort/i);
   });
 
   it('passes a failure to its caller, even a synchronous throw, and keeps going', async () => {
