@@ -67,7 +67,8 @@ export class DiscordReplyTarget implements ReplyTarget {
     try {
       await this.#editReply(generation, renderProgress(generation, progress), 'routine', signal);
     } catch (error) {
-      if (signal?.aborted) return; // dropped before it started: the job's final message is on its way
+      // Dropped before it started: the job's final message is on its way. Any other failure is reported.
+      if (signal?.aborted && error === signal.reason) return;
       throw error;
     }
   }

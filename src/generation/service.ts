@@ -360,7 +360,9 @@ export class GenerationService {
       });
       const result = await fal.queue.result(model.endpointId, { requestId, abortSignal: signal });
       const output = Imagen4Output.parse(result.data);
-      downloadNotice = setTimeout(() => progress.push({ phase: 'downloading' }), DOWNLOAD_NOTICE_MS);
+      downloadNotice = setTimeout(() => {
+        if (!signal.aborted) progress.push({ phase: 'downloading' });
+      }, DOWNLOAD_NOTICE_MS);
       const delivered = await this.#deliverySlots.run(async () => {
         const images = await this.#download(generation, output, signal, context);
         if (images.length === 0) throw new DownloadFailed();

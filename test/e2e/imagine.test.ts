@@ -152,6 +152,16 @@ describe('/imagine', () => {
     expect(edits.filter((r) => contentOf(r.body).includes('Fetching the images'))).toHaveLength(1);
   });
 
+  it('does not announce fetching for images that arrive quickly, so the result does not wait behind that edit', async () => {
+    // Generating for 450 polls, 10 ms apart: the "Generating" edit goes out about 2 s after the first one, and
+    // the job completes over 2 s after that, when the progress throttle would let a fetching edit through.
+    world.fal.enqueuePlan({ progressPolls: 450 });
+    const { interaction, final } = await imagineAndWait([{ name: 'prompt', type: T.String, value: 'a fox' }]);
+    expect(final.files).toHaveLength(1);
+    const edits = world.discord.requests.filter(isOriginalEdit(interaction.token));
+    expect(edits.map((r) => contentOf(r.body)).filter((content) => content.includes('Fetching the images'))).toEqual([]);
+  });
+
   it('names the queue position and lets the requester cancel', async () => {
     world.fal.enqueuePlan({ queuePositions: [3], hold: true });
     const interaction = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: 'x' }], user: alice });
