@@ -4,7 +4,7 @@ import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
 import type { Logger } from '../logger.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { fitForDiscord, uploadLimits } from './fitAttachments.js';
-import { LoopPacer } from './pacer.js';
+import { LoopPacer } from '../generation/pacer.js';
 import { missingChannelPermissions } from './permissions.js';
 import { sendMessage } from './upload.js';
 import { renderFailure, renderProgress, renderResult, type MessageView, type ResultView } from './views.js';

@@ -1,9 +1,9 @@
 /**
- * Starts queued async tasks one per event-loop turn. Starting a REST call runs a long chain of promise
- * callbacks (discord.js's queues, undici's request set-up) before it first waits on the network, and promise
- * callbacks all run before the loop reads the socket again: 200 progress edits started together hold back the
- * acknowledgement of every interaction that arrives meanwhile. Paced, the loop reads its sockets between two
- * starts. Tasks still run concurrently once started.
+ * Starts queued async tasks one per event-loop turn. Starting an HTTP request runs a long chain of promise
+ * callbacks (discord.js's queues, undici's request set-up, fetch's streams) before it first waits on the
+ * network, and promise callbacks all run before the loop reads its sockets again: 200 progress edits or 40 fal
+ * submissions started together hold back the acknowledgement of every interaction that arrives meanwhile.
+ * Paced, the loop reads its sockets between two starts. Tasks still run concurrently once started.
  *
  * Two lanes: `urgent` tasks (a finished job's result) start before any waiting `routine` one (progress), each
  * lane in order, so a result never waits behind the progress edits of a busy queue.
