@@ -1,10 +1,10 @@
 import { DiscordAPIError, Routes, RESTJSONErrorCodes, makeURLSearchParams, type APIMessage, type Client, type REST } from 'discord.js';
 import type { DownloadedImage } from '../generation/images.js';
+import { LoopPacer } from '../generation/pacer.js';
 import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
 import type { Logger } from '../logger.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { fitForDiscord, uploadLimits } from './fitAttachments.js';
-import { LoopPacer } from '../generation/pacer.js';
 import { missingChannelPermissions } from './permissions.js';
 import { sendMessage } from './upload.js';
 import { renderFailure, renderProgress, renderResult, type MessageView, type ResultView } from './views.js';
@@ -134,9 +134,9 @@ export class DiscordReplyTarget implements ReplyTarget {
     const [first, ...rest] = views;
     if (!first) throw new Error('nothing to deliver');
     const message = await this.#editReply(generation, first, 'urgent');
+    const route = Routes.webhook(generation.applicationId, this.#token(generation));
+    const query = makeURLSearchParams({ wait: true });
     for (const view of rest) {
-      const route = Routes.webhook(generation.applicationId, this.#token(generation));
-      const query = makeURLSearchParams({ wait: true });
       await this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query }), 'urgent');
     }
     return message.id;

@@ -23,10 +23,10 @@ const CRLF = Buffer.from('\r\n');
 
 /**
  * Sends or edits a message through a discord.js REST client (its rate limits, retries and error types). Without
- * files the body is JSON; with files the multipart body is encoded here. @discordjs/rest copies every file into a `Blob`, whose memory V8 does not
- * count (so it lingers until an unrelated major GC), and then streams the Blob out in further copies: the bench
- * measured that as the largest part of the bot's peak memory. Here each image is copied once, into the body,
- * which V8 sees and which undici writes to the socket as is.
+ * files the body is JSON; with files the multipart body is encoded here. @discordjs/rest would copy every file
+ * into a `Blob`, whose memory V8 does not count (so it lingers until an unrelated major GC), and then stream the
+ * Blob out in further copies: the bench measured that as the largest part of the bot's peak memory. Here each
+ * image is copied once, into the body, which V8 sees and which undici writes to the socket as is.
  */
 export async function sendMessage(rest: REST, upload: MessageRequest): Promise<unknown> {
   const options = { auth: upload.auth, ...(upload.query && { query: upload.query }) };
