@@ -40,6 +40,15 @@ function imagine(prompt: string, extra: { user?: FakeUser; guildId?: string; cha
   return interaction;
 }
 
+/** Clicks a button (by custom_id) on the message an interaction's reply became. */
+function click(reply: InteractionPayload, customId: string, user: FakeUser): InteractionPayload {
+  const message = [...need().discord.messages.values()].find((m) => m.interactionToken === reply.token);
+  if (!message) throw new Error('no message for that interaction');
+  const interaction = need().discord.button({ customId, message: { id: message.id }, user });
+  need().discord.dispatchInteraction(interaction);
+  return interaction;
+}
+
 async function firstAnswer(interaction: InteractionPayload) {
   return need().discord.waitForRequest(isCallback(interaction.id));
 }
@@ -214,14 +223,10 @@ describe('limits', () => {
     world = await startWorld({ USER_DAILY_IMAGES: '1' });
     const original = imagine('mine');
     await world.discord.waitForRequest(isFinalEdit(original.token));
-    const message = [...world.discord.messages.values()].find((m) => m.interactionToken === original.token);
-    if (!message) throw new Error('no result message');
-    const click = world.discord.button({ customId: 'imagine:same:1', message: { id: message.id }, user: bob });
-    world.discord.dispatchInteraction(click);
-    await world.discord.waitForRequest(isFinalEdit(click.token));
+    const reroll = click(original, 'imagine:same:1', bob);
+    await world.discord.waitForRequest(isFinalEdit(reroll.token));
     expect(await refusal(imagine('bob again', { user: bob }))).toContain('You have used all 1 of your images');
-    const aliceAgain = world.discord.button({ customId: 'imagine:same:1', message: { id: message.id }, user: alice });
-    world.discord.dispatchInteraction(aliceAgain);
+    const aliceAgain = click(original, 'imagine:same:1', alice);
     expect(await refusal(aliceAgain)).toContain('You have used all 1 of your images');
   });
 });
@@ -280,11 +285,8 @@ describe('/imagine-settings', () => {
     await settingsReply(settings('rerolls', [{ name: 'who', type: T.String, value: 'requester' }]));
     const original = imagine('mine');
     await world.discord.waitForRequest(isFinalEdit(original.token));
-    const message = [...world.discord.messages.values()].find((m) => m.interactionToken === original.token);
-    if (!message) throw new Error('no result message');
-    const click = world.discord.button({ customId: 'imagine:new:1', message: { id: message.id }, user: bob });
-    world.discord.dispatchInteraction(click);
-    expect(await refusal(click)).toContain('only the member who made these images can reroll');
+    const reroll = click(original, 'imagine:new:1', bob);
+    expect(await refusal(reroll)).toContain('only the member who made these images can reroll');
   });
 
   it('sends the safety tolerance to fal within the operator’s bounds, and explains values outside them', async () => {

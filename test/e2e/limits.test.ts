@@ -19,6 +19,18 @@ function imagine(w: World, options: Array<{ name: string; type: number; value: s
   return interaction;
 }
 
+/**
+ * Starts a job that fal holds, expires its interaction token, and returns a release: once released, the job
+ * completes and its result has to go to the channel with the bot token.
+ */
+async function jobWithExpiredToken(w: World) {
+  w.fal.enqueuePlan({ hold: true });
+  const interaction = imagine(w, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
+  const submission = await w.fal.waitForSubmission(1);
+  w.discord.expireToken(interaction.token);
+  return { interaction, release: () => w.fal.release(submission.requestId) };
+}
+
 const fourImages = [
   { name: 'prompt', type: T.String, value: 'four big ones' },
   { name: 'num_images', type: T.Integer, value: 4 },
@@ -100,11 +112,7 @@ describe('Discord faults when posting the result', () => {
 
   it('posts in the channel when the interaction token expired during the job', async () => {
     world = await startWorld();
-    world.fal.enqueuePlan({ hold: true });
-    const interaction = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
-    const submission = await world.fal.waitForSubmission(1);
-    world.discord.expireToken(interaction.token);
-    world.fal.release(submission.requestId);
+    (await jobWithExpiredToken(world)).release();
     const post = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path.endsWith('/messages') && r.status === 200);
     expect(post.files).toHaveLength(1);
     expect(contentOf(post.body)).toContain(`<@${world.discord.defaultUser.id}>`);
@@ -116,13 +124,10 @@ describe('Discord rate limits', () => {
     world = await startWorld();
     // Job A's token expires while fal holds it, so its result goes to the channel with the bot token; Discord
     // answers that post with a global 429, which makes discord.js hold every globally limited request.
-    world.fal.enqueuePlan({ hold: true });
-    const expired = imagine(world, [{ name: 'prompt', type: T.String, value: 'a fox' }]);
-    const held = await world.fal.waitForSubmission(1);
-    world.discord.expireToken(expired.token);
-    const isChannelPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${expired.channel_id}/messages`;
+    const expired = await jobWithExpiredToken(world);
+    const isChannelPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${expired.interaction.channel_id}/messages`;
     world.discord.failNext((_method, _path, r) => isChannelPost(r), { status: 429, retryAfter: 5, global: true });
-    world.fal.release(held.requestId);
+    expired.release();
     await world.discord.waitForRequest((r) => isChannelPost(r) && r.status === 429);
 
     // Job B, from another member, meanwhile: its progress and result edit its interaction reply.
