@@ -12,6 +12,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { z } from 'zod';
+import type { Config } from '../src/config.js';
 import type { Command, CommandContext } from '../src/discord/command.js';
 import { NO_PINGS } from '../src/discord/views.js';
 import { UserError } from '../src/errors.js';
@@ -22,7 +23,7 @@ import {
   type EffectiveSettings,
   type GuildSettingsPatch,
 } from '../src/limits/guildSettings.js';
-import { MODELS, findModel } from '../src/models/registry.js';
+import { MODELS, findModel, modelsWithIds, type ImageModel } from '../src/models/registry.js';
 
 /** Option bounds come from the settings schema, so the command and the validation cannot drift apart. */
 const bounds = (z.toJSONSchema(GuildSettingsSchema, { io: 'input' }) as {
@@ -52,98 +53,107 @@ const LIST_ACTIONS = [
   { name: 'clear (allow everywhere / everyone)', value: 'clear' },
 ];
 
-const data = {
-  name: 'imagine-settings',
-  description: 'View or change how /imagine works on this server',
-  default_member_permissions: String(PermissionFlagsBits.ManageGuild),
-  contexts: [InteractionContextType.Guild],
-  integration_types: [ApplicationIntegrationType.GuildInstall],
-  options: [
-    { type: ApplicationCommandOptionType.Subcommand, name: 'view', description: 'Show the current settings' },
-    {
-      type: ApplicationCommandOptionType.Subcommand,
-      name: 'limits',
-      description: 'Change limits; options you leave out keep their value',
-      options: [
-        numberOption(ApplicationCommandOptionType.Integer, 'jobs_at_once', 'userMaxActiveJobs', 'Jobs one member may have at once'),
-        numberOption(ApplicationCommandOptionType.Integer, 'cooldown_seconds', 'userCooldownSeconds', 'Seconds a member waits between requests'),
-        numberOption(ApplicationCommandOptionType.Integer, 'member_daily_images', 'userDailyImages', 'Images one member may make per day (UTC)'),
-        numberOption(ApplicationCommandOptionType.Integer, 'server_daily_images', 'guildDailyImages', 'Images the whole server may make per day (UTC)'),
-        numberOption(ApplicationCommandOptionType.Number, 'server_daily_budget', 'guildDailyBudgetUsd', 'US dollars the server may spend per day (UTC)'),
-      ],
-    },
-    {
-      type: ApplicationCommandOptionType.Subcommand,
-      name: 'model',
-      description: 'Default model when a member does not choose one',
-      options: [
-        {
-          type: ApplicationCommandOptionType.String,
-          name: 'model',
-          description: 'The default model',
-          required: true,
-          choices: MODELS.map((model) => ({ name: model.label, value: model.id })),
-        },
-      ],
-    },
-    {
-      type: ApplicationCommandOptionType.Subcommand,
-      name: 'channels',
-      description: 'Channels where /imagine may be used (none listed = everywhere)',
-      options: [
-        { type: ApplicationCommandOptionType.String, name: 'action', description: 'What to do', required: true, choices: LIST_ACTIONS },
-        {
-          type: ApplicationCommandOptionType.Channel,
-          name: 'channel',
-          description: 'The channel (not needed to clear)',
-          required: false,
-          channel_types: [ChannelType.GuildText, ChannelType.PublicThread, ChannelType.PrivateThread, ChannelType.GuildForum],
-        },
-      ],
-    },
-    {
-      type: ApplicationCommandOptionType.Subcommand,
-      name: 'roles',
-      description: 'Roles that may use /imagine (none listed = everyone)',
-      options: [
-        { type: ApplicationCommandOptionType.String, name: 'action', description: 'What to do', required: true, choices: LIST_ACTIONS },
-        { type: ApplicationCommandOptionType.Role, name: 'role', description: 'The role (not needed to clear)', required: false },
-      ],
-    },
-    {
-      type: ApplicationCommandOptionType.Subcommand,
-      name: 'rerolls',
-      description: "Who may reroll or edit other members' images",
-      options: [
-        {
-          type: ApplicationCommandOptionType.String,
-          name: 'who',
-          description: 'Everyone, or only the member who made them (and moderators)',
-          required: true,
-          choices: REROLL_POLICIES.map((policy) => ({
-            name: policy === 'everyone' ? 'everyone' : 'only the requester (and Manage Messages)',
-            value: policy,
-          })),
-        },
-      ],
-    },
-    {
-      type: ApplicationCommandOptionType.Subcommand,
-      name: 'safety',
-      description: "How strict Imagen's safety filter is (1 strictest)",
-      options: [
-        {
-          type: ApplicationCommandOptionType.Integer,
-          name: 'tolerance',
-          description: '1 (strictest) to 6 (most permissive), within the bot operator’s bounds',
-          required: true,
-          min_value: 1,
-          max_value: 6,
-        },
-      ],
-    },
-  ],
+/** The definition for a set of offered models (the `model` subcommand's choices). */
+function definition(models: readonly ImageModel[]) {
+  return {
+    name: 'imagine-settings',
+    description: 'View or change how /imagine works on this server',
+    default_member_permissions: String(PermissionFlagsBits.ManageGuild),
+    contexts: [InteractionContextType.Guild],
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+    options: [
+      { type: ApplicationCommandOptionType.Subcommand, name: 'view', description: 'Show the current settings' },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'limits',
+        description: 'Change limits; options you leave out keep their value',
+        options: [
+          numberOption(ApplicationCommandOptionType.Integer, 'jobs_at_once', 'userMaxActiveJobs', 'Jobs one member may have at once'),
+          numberOption(ApplicationCommandOptionType.Integer, 'cooldown_seconds', 'userCooldownSeconds', 'Seconds a member waits between requests'),
+          numberOption(ApplicationCommandOptionType.Integer, 'member_daily_images', 'userDailyImages', 'Images one member may make per day (UTC)'),
+          numberOption(ApplicationCommandOptionType.Integer, 'server_daily_images', 'guildDailyImages', 'Images the whole server may make per day (UTC)'),
+          numberOption(ApplicationCommandOptionType.Number, 'server_daily_budget', 'guildDailyBudgetUsd', 'US dollars the server may spend per day (UTC)'),
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'model',
+        description: 'Default model when a member does not choose one',
+        options: [
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'model',
+            description: 'The default model',
+            required: true,
+            choices: models.map((model) => ({ name: model.label, value: model.id })),
+          },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'channels',
+        description: 'Channels where /imagine may be used (none listed = everywhere)',
+        options: [
+          { type: ApplicationCommandOptionType.String, name: 'action', description: 'What to do', required: true, choices: LIST_ACTIONS },
+          {
+            type: ApplicationCommandOptionType.Channel,
+            name: 'channel',
+            description: 'The channel (not needed to clear)',
+            required: false,
+            channel_types: [ChannelType.GuildText, ChannelType.PublicThread, ChannelType.PrivateThread, ChannelType.GuildForum],
+          },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'roles',
+        description: 'Roles that may use /imagine (none listed = everyone)',
+        options: [
+          { type: ApplicationCommandOptionType.String, name: 'action', description: 'What to do', required: true, choices: LIST_ACTIONS },
+          { type: ApplicationCommandOptionType.Role, name: 'role', description: 'The role (not needed to clear)', required: false },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'rerolls',
+        description: "Who may reroll or edit other members' images",
+        options: [
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'who',
+            description: 'Everyone, or only the member who made them (and moderators)',
+            required: true,
+            choices: REROLL_POLICIES.map((policy) => ({
+              name: policy === 'everyone' ? 'everyone' : 'only the requester (and Manage Messages)',
+              value: policy,
+            })),
+          },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'safety',
+        description: "How strict the models' safety filter is (1 strictest)",
+        options: [
+          {
+            type: ApplicationCommandOptionType.Integer,
+            name: 'tolerance',
+            description: '1 (strictest) to 6 (most permissive), within the bot operator’s bounds',
+            required: true,
+            min_value: 1,
+            max_value: 6,
+          },
+        ],
+      },
+    ],
 } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+}
+
+const data = definition(MODELS);
+
+function dataFor(config: Config) {
+  return definition(modelsWithIds(config.models));
+}
 
 /** `/imagine-settings`: admins (Manage Server) view and change the server's limits and rules; answers are ephemeral. */
 async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
@@ -154,7 +164,7 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   if (!interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
     throw new UserError('Only members with the Manage Server permission can change /imagine settings.');
   }
-  const patch = patchFor(interaction, context.guildSettings.get(guildId));
+  const patch = patchFor(interaction, context.guildSettings.get(guildId), context.config);
   if (patch) {
     try {
       context.guildSettings.update(guildId, patch, Date.now());
@@ -175,6 +185,7 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
 function patchFor(
   interaction: ChatInputCommandInteraction,
   current: ReturnType<CommandContext['guildSettings']['get']>,
+  config: Config,
 ): GuildSettingsPatch | undefined {
   const options = interaction.options;
   switch (options.getSubcommand()) {
@@ -195,7 +206,9 @@ function patchFor(
     }
     case 'model': {
       const model = findModel(options.getString('model', true));
-      if (!model) throw new UserError('That model is not offered by this bot.');
+      if (!model || !config.models.includes(model.id as Config['models'][number])) {
+        throw new UserError('That model is not offered on this bot.');
+      }
       return { defaultModel: model.id as NonNullable<GuildSettingsPatch['defaultModel']> };
     }
     case 'channels':
@@ -239,4 +252,4 @@ function describeSettings(settings: EffectiveSettings, context: CommandContext):
   ].join('\n');
 }
 
-export default { data, execute } satisfies Command;
+export default { data, dataFor, execute } satisfies Command;

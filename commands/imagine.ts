@@ -1,4 +1,5 @@
 import {
+  ActionRowBuilder,
   ApplicationCommandOptionType,
   ApplicationIntegrationType,
   channelMention,
@@ -6,39 +7,68 @@ import {
   MessageFlags,
   PermissionFlagsBits,
   type ButtonInteraction,
+  type MessageActionRowComponentBuilder,
   type ChatInputCommandInteraction,
   type ModalSubmitInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
+import type { Config } from '../src/config.js';
 import type { Command, CommandContext, ComponentInteraction } from '../src/discord/command.js';
 import { optionsFromModels } from '../src/discord/commandOptions.js';
 import { missingChannelPermissions } from '../src/discord/permissions.js';
 import type { CustomId } from '../src/discord/customId.js';
-import { EDIT_FIELDS, IMAGINE_COMMAND, refusalMessage, renderEditModal } from '../src/discord/views.js';
+import {
+  EDIT_FIELDS,
+  IMAGINE_COMMAND,
+  NO_PINGS,
+  refusalMessage,
+  renderEditModal,
+  useDefaultModelButton,
+} from '../src/discord/views.js';
 import { UserError } from '../src/errors.js';
 import type { EffectiveSettings } from '../src/limits/guildSettings.js';
-import { parseGenerationInput, randomSeed } from '../src/models/parse.js';
-import { MODELS, findModel, type GenerationInput, type ImageModel } from '../src/models/registry.js';
+import { adaptInput, parseGenerationInput, randomSeed, type ParseResult } from '../src/models/parse.js';
+import {
+  MODELS,
+  findModel,
+  modelsWithIds,
+  takesOption,
+  type GenerationInput,
+  type ImageModel,
+} from '../src/models/registry.js';
 import type { Generation } from '../src/store/generations.js';
 
 export const MODEL_OPTION = 'model';
 
-const data = {
-  name: IMAGINE_COMMAND,
-  description: 'Make images from a text prompt with Google Imagen 4',
-  options: [
-    ...optionsFromModels(MODELS),
-    {
-      type: ApplicationCommandOptionType.String,
-      name: MODEL_OPTION,
-      description: 'Which Imagen 4 model to use (Fast is cheapest, Ultra is most detailed)',
-      required: false,
-      choices: MODELS.map((model) => ({ name: model.label, value: model.id })),
-    },
-  ],
-  contexts: [InteractionContextType.Guild],
-  integration_types: [ApplicationIntegrationType.GuildInstall],
-} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+/**
+ * The command's definition for a set of models: the options are the union of what those models take (so
+ * negative_prompt appears only while a model that takes it is offered), and the model choice lists them.
+ */
+function definition(models: readonly ImageModel[]) {
+  return {
+    name: IMAGINE_COMMAND,
+    description: "Make images from a text prompt with Google's image models",
+    options: [
+      ...optionsFromModels(models),
+      {
+        type: ApplicationCommandOptionType.String,
+        name: MODEL_OPTION,
+        description: 'Which model to use (default: the server’s choice)',
+        required: false,
+        choices: models.map((model) => ({ name: model.label, value: model.id })),
+      },
+    ],
+    contexts: [InteractionContextType.Guild],
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+  } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+}
+
+/** The whole catalog; what is registered is {@link dataFor}, the models this deployment offers. */
+const data = definition(MODELS);
+
+function dataFor(config: Config) {
+  return definition(modelsWithIds(config.models));
+}
 
 const MESSAGES = {
   gone: 'This image is no longer in the bot’s records, so this button cannot be used. Run /imagine again.',
@@ -56,12 +86,13 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   const settings = context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   const chosen = interaction.options.get(MODEL_OPTION)?.value;
-  const model = requireModel(chosen === undefined || chosen === null ? settings.defaultModel : String(chosen));
+  const model = requireOffered(context.config, chosen === undefined || chosen === null ? settings.defaultModel : String(chosen));
   // Object.fromEntries: an option named __proto__ becomes a plain key that the schema then refuses.
   const raw: Record<string, unknown> = Object.fromEntries(
     interaction.options.data.filter((option) => option.name !== MODEL_OPTION).map((option) => [option.name, option.value]),
   );
-  await startGeneration(interaction, context, settings, model, parseOrExplain(model, raw), null);
+  const parsed = parseGenerationInput(model, raw, { offered: modelsWithIds(context.config.models) });
+  await startGeneration(interaction, context, settings, model, explained(parsed), null);
 }
 
 /** The buttons and the Edit modal. Every handler reloads its generation by id, so none of them ever expires. */
@@ -88,9 +119,13 @@ async function handleComponent(
       const settings = context.guildSettings.effective(interaction.guildId);
       requireAccess(interaction, settings);
       requireRerollAllowed(interaction, generation, settings);
-      await interaction.showModal(renderEditModal(generation));
+      const model = findModel(generation.modelId);
+      await interaction.showModal(renderEditModal(generation, { negativePrompt: model ? takesOption(model, 'negative_prompt') : false }));
       return;
     }
+    case 'default':
+      await rerollWithDefaultModel(interaction, generation, context);
+      return;
     case 'delete':
       await deleteResult(interaction, generation, context);
       return;
@@ -109,25 +144,66 @@ async function reroll(
   const settings = context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   requireRerollAllowed(interaction, generation, settings);
-  const model = requireModel(generation.modelId);
+  const model = offeredModel(context.config, generation.modelId);
+  if (!model) {
+    await offerDefaultModel(interaction, generation);
+    return;
+  }
   const { safety_tolerance: _previous, ...options } = generation.input;
-  const input = parseOrExplain(model, freshSeed ? { ...options, seed: randomSeed() } : options);
+  const input = explained(parseGenerationInput(model, freshSeed ? { ...options, seed: randomSeed() } : options));
   await startGeneration(interaction, context, settings, model, input, generation.id);
+}
+
+/**
+ * "Use the default model" on a result whose model is gone (fal no longer serves it, or the operator stopped
+ * offering it): the same prompt and options, adapted to the server's default model, as a new job.
+ */
+async function rerollWithDefaultModel(interaction: ButtonInteraction, generation: Generation, context: CommandContext): Promise<void> {
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  requireRerollAllowed(interaction, generation, settings);
+  const candidates = [settings.defaultModel, context.config.defaultModel].filter((id) => id !== generation.modelId);
+  const model = candidates.map((id) => offeredModel(context.config, id)).find((found) => found !== undefined);
+  if (!model) {
+    throw new UserError(
+      `${modelLabel(generation.modelId)} is this server's default model, and it is no longer available. ` +
+        'A server admin can pick another with /imagine-settings model.',
+    );
+  }
+  await startGeneration(interaction, context, settings, model, explained(adaptInput(model, generation.input)), generation.id);
+}
+
+/** A reroll of a result whose model is not offered any more: say so, and offer the server's default model. */
+async function offerDefaultModel(interaction: ButtonInteraction | ModalSubmitInteraction, generation: Generation): Promise<void> {
+  await interaction.reply({
+    content:
+      `${modelLabel(generation.modelId)} is no longer available on this bot, so this image cannot be made again with it. ` +
+      'You can run the same prompt with the server’s default model instead; a server admin can change that model with /imagine-settings.',
+    components: [new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(useDefaultModelButton(generation.id))],
+    flags: MessageFlags.Ephemeral,
+    allowedMentions: NO_PINGS,
+  });
 }
 
 async function submitEdit(interaction: ModalSubmitInteraction, generation: Generation, context: CommandContext): Promise<void> {
   const settings = context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   requireRerollAllowed(interaction, generation, settings);
-  const model = requireModel(generation.modelId);
+  const model = offeredModel(context.config, generation.modelId);
+  if (!model) {
+    await offerDefaultModel(interaction, generation);
+    return;
+  }
   const prompt = textField(interaction, EDIT_FIELDS.prompt);
-  const negative = textField(interaction, EDIT_FIELDS.negativePrompt);
+  const negative = takesOption(model, 'negative_prompt') ? textField(interaction, EDIT_FIELDS.negativePrompt) : '';
   const { negative_prompt: _negative, safety_tolerance: _tolerance, ...rest } = generation.input;
-  const input = parseOrExplain(model, {
-    ...rest,
-    prompt,
-    ...(negative.trim() && { negative_prompt: negative }),
-  });
+  const input = explained(
+    parseGenerationInput(model, {
+      ...rest,
+      prompt,
+      ...(negative.trim() && { negative_prompt: negative }),
+    }),
+  );
   await startGeneration(interaction, context, settings, model, input, generation.id);
 }
 
@@ -250,16 +326,27 @@ function requireChannel(channelId: string | null): string {
   return channelId;
 }
 
-function requireModel(id: string): ImageModel {
-  const model = findModel(id);
-  if (!model) throw new UserError('That model is not offered by this bot any more. Pick another one.');
+/** A model members may use on this bot (in the catalog and offered by the operator). */
+function offeredModel(config: Config, id: string): ImageModel | undefined {
+  return config.models.includes(id as Config['models'][number]) ? findModel(id) : undefined;
+}
+
+function requireOffered(config: Config, id: string): ImageModel {
+  const model = offeredModel(config, id);
+  if (!model) {
+    const offered = modelsWithIds(config.models).map((m) => m.label).join(', ');
+    throw new UserError(`${modelLabel(id)} is not available on this bot. Pick one of: ${offered}.`);
+  }
   return model;
 }
 
-function parseOrExplain(model: ImageModel, raw: Readonly<Record<string, unknown>>): GenerationInput {
-  const parsed = parseGenerationInput(model, raw);
+function modelLabel(id: string): string {
+  return findModel(id)?.label ?? 'That model';
+}
+
+function explained(parsed: ParseResult): GenerationInput {
   if (!parsed.ok) throw new UserError(parsed.problems.join('\n'));
   return parsed.input;
 }
 
-export default { data, execute, handleComponent } satisfies Command;
+export default { data, dataFor, execute, handleComponent } satisfies Command;

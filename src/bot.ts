@@ -1,6 +1,6 @@
 import { Client, Events, Options, REST, RESTEvents, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Config } from './config.js';
-import type { Command, CommandContext } from './discord/command.js';
+import { commandDefinition, type Command, type CommandContext } from './discord/command.js';
 import { DiscordReplyTarget } from './discord/replyTarget.js';
 import { syncCommands } from './discord/registration.js';
 import { createInteractionRouter } from './discord/router.js';
@@ -8,6 +8,7 @@ import { createFal } from './fal/client.js';
 import { GenerationService } from './generation/service.js';
 import { GuildSettingsStore } from './limits/guildSettings.js';
 import { errorContext, type Logger } from './logger.js';
+import { DEFAULT_MODEL_ID, DEFAULT_OFFERED_MODEL_IDS, findModel } from './models/registry.js';
 import { openDatabase, type Db } from './store/database.js';
 import { GenerationStore } from './store/generations.js';
 import { SettingsStore } from './store/settings.js';
@@ -111,6 +112,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       await client.login(config.discordToken);
       const readyClient = await ready;
       logger.info('logged in to Discord', { user: readyClient.user.id, application: readyClient.application.id });
+      warnAboutRetiredDefault(config, logger);
       const resumed = generations.resumeUnfinished(contextFor().replyTarget);
       if (resumed > 0) logger.info('resumed unfinished generations', { count: resumed });
       try {
@@ -118,7 +120,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
           rest: client.rest,
           applicationId: readyClient.application.id,
           guildId: config.guildId,
-          commands: commandData(commands),
+          commands: commandData(commands, config),
           settings,
           logger,
         });
@@ -138,6 +140,20 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   };
 }
 
-export function commandData(commands: ReadonlyMap<string, Command>): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  return [...commands.values()].map((command) => command.data);
+/** A default model Google retired (Imagen 4) still runs where fal serves it, but the operator should know. */
+function warnAboutRetiredDefault(config: Config, logger: Logger): void {
+  const model = findModel(config.defaultModel);
+  if (!model?.retired) return;
+  logger.warn(
+    `IMAGEN_MODEL is ${model.id}: ${model.retired}, and every job would then fail. ` +
+      `Set IMAGEN_MODEL=${DEFAULT_MODEL_ID} (or another of ${DEFAULT_OFFERED_MODEL_IDS.join(', ')}) in .env; see README, Models.`,
+    { model: model.id, endpoint: model.endpointId },
+  );
+}
+
+export function commandData(
+  commands: ReadonlyMap<string, Command>,
+  config: Config,
+): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+  return [...commands.values()].map((command) => commandDefinition(command, config));
 }

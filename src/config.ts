@@ -1,6 +1,6 @@
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
-import { DEFAULT_MODEL_ID, MODEL_IDS, type ModelId } from './models/registry.js';
+import { DEFAULT_MODEL_ID, DEFAULT_OFFERED_MODEL_IDS, MODEL_IDS, type ModelId } from './models/registry.js';
 import { parsePriceOverrides, type PriceTable } from './limits/pricing.js';
 
 /**
@@ -39,8 +39,9 @@ const HINTS: Record<string, string> = {
   DATABASE_PATH: 'give a file path such as ./data/imagine.sqlite',
   DISCORD_GUILD_ID: 'leave it unset to register commands globally, or give a server id (right-click the server -> Copy Server ID)',
   IMAGEN_MODEL: `use one of: ${MODEL_IDS.join(', ')}`,
+  IMAGEN_MODELS: `list the models to offer, separated by commas, from: ${MODEL_IDS.join(', ')}`,
   LOG_LEVEL: `use one of: ${LOG_LEVELS.join(', ')}`,
-  IMAGEN_PRICES: 'give model=dollars pairs separated by commas, e.g. "imagen4=0.04,imagen4-ultra:2K=0.06"',
+  IMAGEN_PRICES: 'give model=dollars pairs separated by commas, e.g. "nano-banana-2=0.08,nano-banana-pro:4K=0.3"',
   ...Object.fromEntries(
     Object.entries(NUMBERS).map(([name, n]) => [name, `give a whole number from ${n.min} to ${n.max} ${n.unit}`]),
   ),
@@ -105,6 +106,13 @@ const EnvSchema = z
       z.string().regex(/^\d{17,20}$/, { error: 'must be a server id (17-20 digits)' }).optional(),
     ),
     IMAGEN_MODEL: optionalString.pipe(z.enum(MODEL_IDS, { error: 'is not a known model' }).default(DEFAULT_MODEL_ID)),
+    IMAGEN_MODELS: optionalString.pipe(
+      z
+        .string()
+        .transform((text) => text.split(',').map((id) => id.trim()).filter(Boolean))
+        .pipe(z.array(z.enum(MODEL_IDS, { error: 'names an unknown model' })).min(1, { error: 'is empty' }))
+        .optional(),
+    ),
     LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: 'is not a log level' }).default('info')),
     IMAGEN_PRICES: optionalString.transform((value, context) => {
       const parsed = parsePriceOverrides(value ?? '');
@@ -120,6 +128,10 @@ const EnvSchema = z
   .refine((env) => env.SAFETY_TOLERANCE_MIN <= env.SAFETY_TOLERANCE_MAX, {
     path: ['SAFETY_TOLERANCE_MIN'],
     error: 'must not be above SAFETY_TOLERANCE_MAX',
+  })
+  .refine((env) => !env.IMAGEN_MODELS || env.IMAGEN_MODELS.includes(env.IMAGEN_MODEL), {
+    path: ['IMAGEN_MODEL'],
+    error: 'is not one of IMAGEN_MODELS (the default model must be offered)',
   });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -141,7 +153,10 @@ export interface Config {
   readonly falBaseUrl: string | undefined;
   readonly databasePath: string;
   readonly guildId: string | undefined;
+  /** The model a server uses until its admins pick another. */
   readonly defaultModel: ModelId;
+  /** The models members may choose, in catalog order; always includes {@link defaultModel}. */
+  readonly models: readonly ModelId[];
   readonly logLevel: LogLevel;
   readonly falPollIntervalMs: number;
   /** Jobs at fal at once, for the whole bot; the rest wait in the bot's own fair queue. */
@@ -191,6 +206,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     databasePath: e.DATABASE_PATH,
     guildId: e.DISCORD_GUILD_ID,
     defaultModel: e.IMAGEN_MODEL,
+    models: Object.freeze(offeredModels(e.IMAGEN_MODELS, e.IMAGEN_MODEL)),
     logLevel: e.LOG_LEVEL,
     falPollIntervalMs: e.FAL_POLL_INTERVAL_MS,
     falConcurrency: e.FAL_CONCURRENCY,
@@ -209,6 +225,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     prices: e.IMAGEN_PRICES ?? {},
     safetyTolerance: Object.freeze({ min: e.SAFETY_TOLERANCE_MIN, max: e.SAFETY_TOLERANCE_MAX }),
   });
+}
+
+/**
+ * The models to offer: the operator's list, or else the ones Google still serves plus the default model (an
+ * existing `.env` with IMAGEN_MODEL=imagen4 keeps offering what it runs). Catalog order, so the choice is stable.
+ */
+function offeredModels(listed: readonly ModelId[] | undefined, defaultModel: ModelId): ModelId[] {
+  const wanted = new Set<ModelId>(listed ?? [...DEFAULT_OFFERED_MODEL_IDS, defaultModel]);
+  return MODEL_IDS.filter((id) => wanted.has(id));
 }
 
 /**

@@ -31,7 +31,7 @@ async function deploy(): Promise<void> {
       rest,
       applicationId: application.id,
       guildId: config.guildId,
-      commands: commandData(commands),
+      commands: commandData(commands, config),
       settings: new SettingsStore(db),
       logger,
       force: true,

@@ -20,7 +20,8 @@ describe('loadConfig', () => {
     const config = loadConfig(valid);
     expect(config).toMatchObject({
       databasePath: './data/imagine.sqlite',
-      defaultModel: 'imagen4',
+      defaultModel: 'nano-banana-2',
+      models: ['nano-banana-2', 'nano-banana-pro'],
       logLevel: 'info',
       discordApiUrl: undefined,
       falBaseUrl: undefined,
@@ -49,6 +50,26 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       falPollIntervalMs: 20,
     });
+  });
+
+  it('keeps an existing IMAGEN_MODEL=imagen4 working: offered next to the Gemini models', () => {
+    expect(loadConfig({ ...valid, IMAGEN_MODEL: 'imagen4' })).toMatchObject({
+      defaultModel: 'imagen4',
+      models: ['nano-banana-2', 'nano-banana-pro', 'imagen4'],
+    });
+  });
+
+  it('offers exactly the models in IMAGEN_MODELS, which must include the default', () => {
+    expect(loadConfig({ ...valid, IMAGEN_MODELS: ' nano-banana-pro , nano-banana-2', IMAGEN_MODEL: 'nano-banana-pro' })).toMatchObject({
+      defaultModel: 'nano-banana-pro',
+      models: ['nano-banana-2', 'nano-banana-pro'],
+    });
+    expect(problems({ ...valid, IMAGEN_MODELS: 'nano-banana-pro' })).toEqual([
+      'IMAGEN_MODEL is not one of IMAGEN_MODELS (the default model must be offered): use one of: nano-banana-2, nano-banana-pro, imagen4, imagen4-fast, imagen4-ultra',
+    ]);
+    expect(problems({ ...valid, IMAGEN_MODELS: 'nano-banana-2,dall-e' })).toEqual([
+      expect.stringMatching(/^IMAGEN_MODELS names an unknown model: list the models to offer/),
+    ]);
   });
 
   it('treats empty values (as copied from .env.example) as unset', () => {

@@ -34,6 +34,11 @@ export type ComponentInteraction = ButtonInteraction | ModalSubmitInteraction;
  */
 export interface Command {
   readonly data: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  /**
+   * The definition registered for this deployment, when it depends on the configuration (e.g. /imagine's
+   * options are the union over the offered models). Same name as `data`; `data` is used when absent.
+   */
+  dataFor?(config: Config): RESTPostAPIChatInputApplicationCommandsJSONBody;
   execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void>;
   handleComponent?(interaction: ComponentInteraction, customId: CustomId, context: CommandContext): Promise<void>;
 }
@@ -42,7 +47,13 @@ const CommandShape = z.object({
   data: z.object({ name: z.string().regex(/^[-_\p{L}\p{N}]{1,32}$/u), description: z.string().min(1).max(100) }).loose(),
   execute: z.function(),
   handleComponent: z.function().optional(),
+  dataFor: z.function().optional(),
 });
+
+/** What to register for a command in this deployment. */
+export function commandDefinition(command: Command, config: Config): RESTPostAPIChatInputApplicationCommandsJSONBody {
+  return command.dataFor?.(config) ?? command.data;
+}
 
 /** Checks that a loaded module really is a {@link Command}, as the discord.js template's loader does. */
 export function isCommand(value: unknown): value is Command {

@@ -4,7 +4,7 @@ import { z } from 'zod';
  * Every button and modal the bot sends carries `<command>:<action>:<generationId>`. The handler reloads the
  * generation from the database by id, so a button keeps working after any restart (no collectors, no memory).
  */
-export const COMPONENT_ACTIONS = ['same', 'new', 'edit', 'edit-submit', 'delete', 'cancel'] as const;
+export const COMPONENT_ACTIONS = ['same', 'new', 'edit', 'edit-submit', 'delete', 'cancel', 'default'] as const;
 export type ComponentAction = (typeof COMPONENT_ACTIONS)[number];
 
 export interface CustomId {

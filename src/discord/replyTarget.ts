@@ -3,6 +3,7 @@ import type { DownloadedImage } from '../generation/images.js';
 import { LoopPacer } from '../generation/pacer.js';
 import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
 import type { Logger } from '../logger.js';
+import type { UploadBudget } from '../models/outputFormat.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { fitForDiscord, uploadLimits } from './fitAttachments.js';
 import { missingChannelPermissions } from './permissions.js';
@@ -60,6 +61,11 @@ export class DiscordReplyTarget implements ReplyTarget {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+  }
+
+  uploadBudget(generation: Generation): UploadBudget {
+    const { perFileBytes, perRequestBytes } = uploadLimits(generation.attachmentSizeLimit);
+    return { perFileBytes, perRequestBytes };
   }
 
   async progress(generation: Generation, progress: Progress, signal?: AbortSignal): Promise<void> {

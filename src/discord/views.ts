@@ -15,7 +15,7 @@ import {
 import type { DownloadedImage } from '../generation/images.js';
 import type { Failure, Progress } from '../generation/service.js';
 import type { Refusal } from '../limits/admission.js';
-import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH } from '../models/imagen4.js';
+import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH } from '../models/fields.js';
 import { findModel } from '../models/registry.js';
 import type { Generation } from '../store/generations.js';
 import { encodeCustomId, type ComponentAction } from './customId.js';
@@ -90,7 +90,7 @@ function parameterLine(generation: Generation): string {
   const model = findModel(generation.modelId);
   return [
     `Seed \`${input.seed}\``,
-    input.aspect_ratio,
+    input.aspect_ratio === 'auto' ? 'auto ratio' : input.aspect_ratio,
     ...(input.resolution ? [input.resolution] : []),
     model?.label ?? generation.modelId,
   ].join(' · ');
@@ -196,7 +196,10 @@ export function failureMessage(generation: Generation, failure: Failure): string
     case 'not_found':
       return '⚠️ fal no longer has this job (the bot was offline for too long). Please try again.';
     case 'model_unavailable':
-      return '⚠️ This model is no longer offered by the bot. Run /imagine again to pick another.';
+      return (
+        `⚠️ ${findModel(generation.modelId)?.label ?? 'This model'} is no longer available, so nothing was made and nothing was counted. ` +
+        'You can run the same prompt with the server’s default model; a server admin can pick another default with /imagine-settings model.'
+      );
     case 'unknown':
       return `⚠️ Something went wrong on our side. Please try again; if it keeps happening, tell a server admin (job #${generation.id}).`;
   }
@@ -209,9 +212,11 @@ export function renderFailure(generation: Generation, failure: Failure, options:
   const components =
     failure.kind === 'safety' || failure.kind === 'invalid_input'
       ? [row(edit)]
-      : failure.kind === 'unauthorized' || failure.kind === 'no_credit' || failure.kind === 'model_unavailable'
-        ? []
-        : [row(retry, edit)];
+      : failure.kind === 'model_unavailable'
+        ? [row(useDefaultModelButton(generation.id))]
+        : failure.kind === 'unauthorized' || failure.kind === 'no_credit'
+          ? []
+          : [row(retry, edit)];
   return {
     content: [
       ...(options.inChannel ? [channelLead(generation)] : []),
@@ -223,10 +228,18 @@ export function renderFailure(generation: Generation, failure: Failure, options:
   };
 }
 
+/** Runs a generation's prompt again with the server's default model (its own model is gone). */
+export function useDefaultModelButton(id: number): ButtonBuilder {
+  return button('default', id, 'Use the default model', ButtonStyle.Primary, '🔄');
+}
+
 export const EDIT_FIELDS = { prompt: 'prompt', negativePrompt: 'negative_prompt' } as const;
 
-/** The Edit modal, prefilled with the generation's prompt and negative prompt. */
-export function renderEditModal(generation: Generation): ModalBuilder {
+/**
+ * The Edit modal, prefilled with the generation's prompt, and its negative prompt when the model takes one
+ * (`negativePrompt`).
+ */
+export function renderEditModal(generation: Generation, options: { negativePrompt: boolean }): ModalBuilder {
   const prompt = new TextInputBuilder()
     .setCustomId(EDIT_FIELDS.prompt)
     .setStyle(TextInputStyle.Paragraph)
@@ -240,16 +253,19 @@ export function renderEditModal(generation: Generation): ModalBuilder {
     .setRequired(false)
     .setMaxLength(NEGATIVE_PROMPT_MAX_LENGTH);
   if (generation.input.negative_prompt) negative.setValue(generation.input.negative_prompt);
-  return new ModalBuilder()
-    .setCustomId(encodeCustomId({ command: IMAGINE_COMMAND, action: 'edit-submit', id: generation.id }))
-    .setTitle('Edit and generate again')
-    .addLabelComponents(
-      new LabelBuilder().setLabel('Prompt').setTextInputComponent(prompt),
+  const labels = [new LabelBuilder().setLabel('Prompt').setTextInputComponent(prompt)];
+  if (options.negativePrompt) {
+    labels.push(
       new LabelBuilder()
         .setLabel('Negative prompt')
         .setDescription('What to keep out of the image (optional)')
         .setTextInputComponent(negative),
     );
+  }
+  return new ModalBuilder()
+    .setCustomId(encodeCustomId({ command: IMAGINE_COMMAND, action: 'edit-submit', id: generation.id }))
+    .setTitle('Edit and generate again')
+    .addLabelComponents(...labels);
 }
 
 /** Plain words for a refused request: which limit, and when it frees up (as a live Discord timestamp). */

@@ -50,6 +50,16 @@ export function classifyFalError(error: unknown): FalFailure {
   return { kind: 'unknown' };
 }
 
+/**
+ * Whether a submit failed because fal no longer serves the endpoint (a retired model): 404, or fal's
+ * "application not found" under any status. Only meaningful for a submit: a 404 on a status or result call means
+ * fal no longer has that request.
+ */
+export function isModelGone(error: unknown): boolean {
+  if (!(error instanceof ApiError)) return false;
+  return error.status === 404 || /application\b.*\bnot found/i.test(detailText(error.body));
+}
+
 /** A short description for logs: status and fal's error type, never the request body or credentials. */
 export function describeFalError(error: unknown): string {
   if (error instanceof ApiError) {

@@ -1,10 +1,11 @@
 import type { FalClient, QueueStatus } from '@fal-ai/client';
 import type { DefaultLimits } from '../config.js';
-import { classifyFalError, describeFalError, type FalFailure } from '../fal/errors.js';
+import { classifyFalError, describeFalError, isModelGone, type FalFailure } from '../fal/errors.js';
 import { checkLimits, utcDayStart, type Refusal } from '../limits/admission.js';
 import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
-import { Imagen4Output } from '../models/imagen4.js';
+import type { OutputFormat, OutputImageFile } from '../models/fields.js';
+import { chooseOutputFormat, type UploadBudget } from '../models/outputFormat.js';
 import { findModel, type GenerationInput, type ImageModel } from '../models/registry.js';
 import type { Generation, GenerationStore, NewGeneration } from '../store/generations.js';
 import { fairOrder } from './fairQueue.js';
@@ -38,6 +39,8 @@ export interface ReplyTarget {
   /** Posts the images; resolves with the id of the message that shows them. */
   deliver(generation: Generation, images: readonly DownloadedImage[], missing: number): Promise<string | null>;
   fail(generation: Generation, failure: Failure): Promise<void>;
+  /** What the destination accepts, so fal is asked for a format that fits (PNG when none is given). */
+  uploadBudget?(generation: Generation): UploadBudget;
 }
 
 /** A member's request, as the command hands it over; the service adds timing and accounting. */
@@ -335,10 +338,15 @@ export class GenerationService {
       if (!model) throw new ModelUnavailable();
       if (!requestId) {
         progress.push({ phase: 'submitting' });
-        const submitted = await fal.queue.submit(model.endpointId, {
-          input: falInput(model, generation.input),
-          abortSignal: signal,
-        });
+        const submitted = await fal.queue
+          .submit(model.endpointId, {
+            input: falInput(model, generation.input, chooseOutputFormat(generation.input, target.uploadBudget?.(generation))),
+            abortSignal: signal,
+          })
+          .catch((error: unknown) => {
+            // A 404 at submit means fal no longer serves the endpoint: the model is gone, not this job.
+            throw isModelGone(error) ? new ModelGone(model.endpointId, error) : error;
+          });
         requestId = submitted.request_id;
         store.markSubmitted(generation.id, requestId, this.#now());
         logger.info('submitted to fal', { ...context, falRequestId: requestId });
@@ -359,7 +367,7 @@ export class GenerationService {
         },
       });
       const result = await fal.queue.result(model.endpointId, { requestId, abortSignal: signal });
-      const output = Imagen4Output.parse(result.data);
+      const output = model.output.parse(result.data);
       downloadNotice = setTimeout(() => {
         if (!signal.aborted) progress.push({ phase: 'downloading' });
       }, DOWNLOAD_NOTICE_MS);
@@ -404,7 +412,7 @@ export class GenerationService {
 
   async #download(
     generation: Generation,
-    output: Imagen4Output,
+    output: { readonly images: readonly OutputImageFile[] },
     signal: AbortSignal,
     context: Record<string, string | number>,
   ): Promise<DownloadedImage[]> {
@@ -436,7 +444,7 @@ export class GenerationService {
       const reason: unknown = signal.reason;
       if (reason instanceof JobStopped) return { kind: reason.reason === 'cancelled' ? 'cancelled' : 'timeout' };
     }
-    if (error instanceof ModelUnavailable) return { kind: 'model_unavailable' };
+    if (error instanceof ModelUnavailable || error instanceof ModelGone) return { kind: 'model_unavailable' };
     if (error instanceof DownloadFailed) return { kind: 'download' };
     if (error instanceof DeliveryFailed) return { kind: 'delivery' };
     return classifyFalError(error);
@@ -444,6 +452,14 @@ export class GenerationService {
 
   #logFailure(failure: Failure, error: unknown, context: Record<string, string | number | null>): void {
     const { logger } = this.#options;
+    if (error instanceof ModelGone) {
+      logger.error('fal no longer serves this model: offer another with IMAGEN_MODELS and IMAGEN_MODEL (see README, Models)', {
+        ...context,
+        endpoint: error.endpointId,
+        detail: describeFalError(error.cause),
+      });
+      return;
+    }
     const detail = error instanceof DeliveryFailed ? errorContext(error.cause) : { detail: describeFalError(error), ...errorContext(error) };
     switch (failure.kind) {
       case 'unauthorized':
@@ -466,8 +482,19 @@ export class GenerationService {
   }
 }
 
+/** The generation's model is not in the catalog (a row from a version that had it). */
 class ModelUnavailable extends Error {
   override readonly name = 'ModelUnavailable';
+}
+/** fal answered the submit with 404 / "application not found": it no longer serves this endpoint. */
+class ModelGone extends Error {
+  override readonly name = 'ModelGone';
+  constructor(
+    readonly endpointId: string,
+    cause: unknown,
+  ) {
+    super(`fal no longer serves ${endpointId}`, { cause });
+  }
 }
 class DownloadFailed extends Error {
   override readonly name = 'DownloadFailed';
@@ -480,12 +507,13 @@ class DeliveryFailed extends Error {
 }
 
 /**
- * The exact body sent to fal: the stored input, re-checked against the model so only its own fields go out,
- * plus the server's safety tolerance (an operator/admin setting, not a member option).
+ * The exact body sent to fal: the member's stored options, re-checked against the model's request schema so only
+ * its own fields go out, plus what the server sets: the output format for this destination and the safety
+ * tolerance (kept in the input by rows of every version; fal's default "4" for none).
  */
-function falInput(model: ImageModel, input: GenerationInput): Record<string, unknown> {
+function falInput(model: ImageModel, input: GenerationInput, outputFormat: OutputFormat): Record<string, unknown> {
   const { safety_tolerance: safetyTolerance, ...options } = input;
-  return { ...model.input.parse(options), ...(safetyTolerance && { safety_tolerance: safetyTolerance }) };
+  return model.request.parse({ ...options, output_format: outputFormat, safety_tolerance: safetyTolerance ?? '4' });
 }
 
 function sameProgress(a: Progress, b: Progress): boolean {

@@ -85,7 +85,9 @@ export class GuildSettingsStore {
         guildDailyImages: Math.min(stored.guildDailyImages ?? defaults.guildDailyImages, defaults.guildDailyImages),
         guildDailyBudgetUsd: Math.min(stored.guildDailyBudgetUsd ?? defaults.guildDailyBudgetUsd, defaults.guildDailyBudgetUsd),
       },
-      defaultModel: stored.defaultModel ?? this.#config.defaultModel,
+      // A model the server picked that the operator no longer offers falls back to the operator's default.
+      defaultModel:
+        stored.defaultModel && this.#config.models.includes(stored.defaultModel) ? stored.defaultModel : this.#config.defaultModel,
       channelIds: stored.channelIds,
       roleIds: stored.roleIds,
       rerolls: stored.rerolls,
@@ -113,6 +115,9 @@ export class GuildSettingsStore {
     const { min, max } = this.#config.safetyTolerance;
     if (patch.safetyTolerance !== undefined && (Number(patch.safetyTolerance) < min || Number(patch.safetyTolerance) > max)) {
       throw new SettingsError(`The safety tolerance must be between ${min} and ${max} on this bot (1 is the strictest).`);
+    }
+    if (patch.defaultModel !== undefined && !this.#config.models.includes(patch.defaultModel)) {
+      throw new SettingsError('That model is not offered on this bot.');
     }
     const merged = GuildSettingsSchema.safeParse({ ...this.get(guildId), ...patch });
     if (!merged.success) {

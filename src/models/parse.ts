@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import type { z } from 'zod';
-import { SEED_MAX } from './imagen4.js';
-import { MODELS, type GenerationInput, type ImageModel } from './registry.js';
+import { z } from 'zod';
+import { SEED_MAX } from './fields.js';
+import { takesOption, type GenerationInput, type ImageModel } from './registry.js';
 
 export type ParseResult = { ok: true; input: GenerationInput } | { ok: false; problems: string[] };
 
@@ -10,14 +10,21 @@ export function randomSeed(): number {
   return randomInt(0, SEED_MAX);
 }
 
+export interface ParseOptions {
+  /** The models members may pick here, for naming alternatives ("Choose Imagen 4, or leave it out"). */
+  readonly offered?: readonly ImageModel[];
+  readonly pickSeed?: () => number;
+}
+
 /**
  * Validates raw option values against one model's schema and fills in the seed, so every generation is
- * reproducible. Problems come back as plain sentences for members (no zod jargon, never the input echoed).
+ * reproducible. Problems come back as plain sentences for members that name what this model accepts (no zod
+ * jargon, never the input echoed).
  */
 export function parseGenerationInput(
   model: ImageModel,
   raw: Readonly<Record<string, unknown>>,
-  pickSeed: () => number = randomSeed,
+  options: ParseOptions = {},
 ): ParseResult {
   const present: Record<string, unknown> = Object.fromEntries(
     Object.entries(raw).filter(([, value]) => value !== undefined && value !== null),
@@ -32,18 +39,41 @@ export function parseGenerationInput(
       seen.add(field);
       return true;
     });
-    return { ok: false, problems: firstPerField.map((issue) => describeIssue(model, issue, present)) };
+    return { ok: false, problems: firstPerField.map((issue) => describeIssue(model, issue, present, options.offered ?? [])) };
   }
-  const input = { ...parsed.data, seed: parsed.data.seed ?? pickSeed() } as GenerationInput;
-  if (input.negative_prompt === '') delete input.negative_prompt;
+  const data = parsed.data as Record<string, unknown> & { seed?: number; negative_prompt?: string };
+  const { negative_prompt: negative, ...rest } = data;
+  const input = {
+    ...rest,
+    ...(negative && { negative_prompt: negative }),
+    seed: data.seed ?? (options.pickSeed ?? randomSeed)(),
+  } as unknown as GenerationInput;
   return { ok: true, input };
 }
 
-function describeIssue(model: ImageModel, issue: z.core.$ZodIssue, given: Readonly<Record<string, unknown>>): string {
+/**
+ * The stored options of a generation, adapted to another model (a reroll of a result whose model is gone): what
+ * that model takes is kept, a value it does not take falls back to its default, an option it lacks is dropped.
+ */
+export function adaptInput(model: ImageModel, input: GenerationInput, pickSeed: () => number = randomSeed): ParseResult {
+  const adapted: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const field = takesOption(model, key) ? model.input.shape[key] : undefined;
+    if (field && z.safeParse(field, value).success) adapted[key] = value;
+  }
+  return parseGenerationInput(model, adapted, { pickSeed });
+}
+
+function describeIssue(
+  model: ImageModel,
+  issue: z.core.$ZodIssue,
+  given: Readonly<Record<string, unknown>>,
+  offered: readonly ImageModel[],
+): string {
   const field = String(issue.path[0] ?? '');
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map((key) => unsupportedOption(model, key)).join(' ');
+      return issue.keys.map((key) => unsupportedOption(model, key, offered)).join(' ');
     case 'too_big':
       return field === 'prompt' || field === 'negative_prompt'
         ? `The ${label(field)} is too long: the most is ${String(issue.maximum)} characters.`
@@ -53,7 +83,8 @@ function describeIssue(model: ImageModel, issue: z.core.$ZodIssue, given: Readon
         ? 'The prompt is empty: describe what you want to see.'
         : `The ${label(field)} must be at least ${String(issue.minimum)}.`;
     case 'invalid_value':
-      return `The ${label(field)} must be one of: ${issue.values.map(String).join(', ')}.`;
+      // The member's value is not repeated: it may be anything a modified client sends.
+      return `${model.label} does not take that ${label(field)}: it takes ${issue.values.map(String).join(', ')}.`;
     case 'invalid_type':
       return field in given ? `The ${label(field)} has the wrong type.` : `The ${label(field)} is missing.`;
     default:
@@ -61,10 +92,10 @@ function describeIssue(model: ImageModel, issue: z.core.$ZodIssue, given: Readon
   }
 }
 
-function unsupportedOption(model: ImageModel, key: string): string {
-  const others = MODELS.filter((other) => key in other.input.shape).map((other) => other.label);
-  const alternatives = others.length > 0 ? ` Choose ${others.join(' or ')}, or leave ${label(key)} out.` : '';
-  return `${model.label} does not support ${label(key)}.${alternatives}`;
+function unsupportedOption(model: ImageModel, key: string, offered: readonly ImageModel[]): string {
+  const others = offered.filter((other) => other !== model && takesOption(other, key)).map((other) => other.label);
+  const alternatives = others.length > 0 ? ` Choose ${others.join(' or ')}, or leave ${label(key)} out.` : ` Leave ${label(key)} out.`;
+  return `${model.label} does not take a ${label(key)}.${alternatives}`;
 }
 
 function label(field: string): string {

@@ -186,7 +186,7 @@ describe('limits', () => {
   });
 
   it('caps a server’s daily spend from the price table, and the whole bot’s', async () => {
-    world = await startWorld({ GUILD_DAILY_BUDGET_USD: '0.10', DAILY_BUDGET_USD: '0.15', IMAGEN_PRICES: 'imagen4=0.05' });
+    world = await startWorld({ GUILD_DAILY_BUDGET_USD: '0.10', DAILY_BUDGET_USD: '0.15', IMAGEN_PRICES: 'nano-banana-2=0.05' });
     await accepted(imagine('a', { num: 2 }));
     expect(await refusal(imagine('b', { user: bob }))).toContain('This server has reached its daily spending limit ($0.10)');
     await accepted(imagine('other server', { user: carol, guildId: OTHER_GUILD, channelId: OTHER_CHANNEL }));
@@ -237,17 +237,35 @@ describe('/imagine-settings', () => {
     expect(settingsCommand.data.default_member_permissions).toBe(String(PermissionFlagsBits.ManageGuild));
     const registered = world.discord.commands.global.find((c) => (c as { name: string }).name === 'imagine-settings');
     expect(registered).toMatchObject({ default_member_permissions: String(PermissionFlagsBits.ManageGuild) });
-    const attempt = settings('model', [{ name: 'model', type: T.String, value: 'imagen4-fast' }], {
+    const attempt = settings('model', [{ name: 'model', type: T.String, value: 'nano-banana-pro' }], {
       user: bob,
       memberPermissions: String(PermissionFlagsBits.ViewChannel),
     });
     expect(await refusal(attempt)).toContain('Manage Server');
     await world.discord.waitForRequest(isCallback(imagine('still default').id));
-    expect((await world.fal.waitForSubmission(1)).endpointId).toBe('fal-ai/imagen4/preview');
+    expect((await world.fal.waitForSubmission(1)).endpointId).toBe('fal-ai/nano-banana-2');
   });
 
   it('changes the default model', async () => {
     world = await startWorld();
+    const reply = await settingsReply(settings('model', [{ name: 'model', type: T.String, value: 'nano-banana-pro' }]));
+    expect(reply).toContain('**Default model:** Nano Banana Pro');
+    await accepted(imagine('uses pro'));
+    const submission = await world.fal.waitForSubmission(1);
+    expect(submission.endpointId).toBe('fal-ai/nano-banana-pro');
+    expect(submission.input).toMatchObject({ aspect_ratio: '1:1', resolution: '1K' });
+  });
+
+  it('offers only the models the operator offers, and Imagen 4 Fast without a resolution when it is', async () => {
+    world = await startWorld({ IMAGEN_MODELS: 'nano-banana-2,imagen4-fast' });
+    const registered = world.discord.commands.global.find((c) => (c as { name: string }).name === 'imagine-settings') as {
+      options: { name: string; options?: { name: string; choices?: { value: string }[] }[] }[];
+    };
+    const choices = registered.options.find((o) => o.name === 'model')?.options?.[0]?.choices?.map((c) => c.value);
+    expect(choices).toEqual(['nano-banana-2', 'imagen4-fast']);
+    expect(await refusal(settings('model', [{ name: 'model', type: T.String, value: 'nano-banana-pro' }]))).toBe(
+      'That model is not offered on this bot.',
+    );
     const reply = await settingsReply(settings('model', [{ name: 'model', type: T.String, value: 'imagen4-fast' }]));
     expect(reply).toContain('**Default model:** Imagen 4 Fast');
     await accepted(imagine('uses fast'));
@@ -311,7 +329,7 @@ describe('/imagine-settings', () => {
 
 describe('/imagine-usage', () => {
   it('shows a member what is left and what is queued, and admins the server’s totals and spend', async () => {
-    world = await startWorld({ USER_DAILY_IMAGES: '10', FAL_CONCURRENCY: '1', IMAGEN_PRICES: 'imagen4=0.04' });
+    world = await startWorld({ USER_DAILY_IMAGES: '10', FAL_CONCURRENCY: '1', IMAGEN_PRICES: 'nano-banana-2=0.04' });
     const done = imagine('done', { num: 2 });
     await world.discord.waitForRequest(isFinalEdit(done.token));
     world.fal.defaultPlan = { hold: true };

@@ -21,7 +21,7 @@ function expectNoRawError(content: string) {
   expect(content).not.toMatch(/ApiError|ValidationError|Error:|detail|stack|undefined|\{|status \d/);
 }
 
-const isSubmit = (method: string, path: string) => method === 'POST' && path.startsWith('/fal-ai/imagen4/preview');
+const isSubmit = (method: string, path: string) => method === 'POST' && path.startsWith('/fal-ai/') && !path.includes('/requests/');
 
 describe('every failure ends in a plain-words message', () => {
   it('a safety block at submit', async () => {

@@ -48,7 +48,7 @@ describe('command registration', () => {
     expect(names.sort()).toEqual(['imagine', 'imagine-settings', 'imagine-usage']);
     expect(world.discord.commands.global.find((command) => (command as { name: string }).name === 'imagine')).toMatchObject({
       name: 'imagine',
-      options: imagine.data.options.map((option) => expect.objectContaining({ name: option.name, type: option.type })),
+      options: imagine.dataFor(world.config).options.map((option) => expect.objectContaining({ name: option.name, type: option.type })),
     });
     const puts = () => world.discord.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/commands'));
     expect(puts()).toHaveLength(1);
@@ -63,26 +63,25 @@ describe('/imagine', () => {
     world.fal.enqueuePlan({ queuePositions: [2, 1, 0], progressPolls: 2, images: { width: 96, height: 54 } });
     const { interaction, final } = await imagineAndWait([
       { name: 'prompt', type: T.String, value: 'a **lighthouse** at dusk' },
-      { name: 'negative_prompt', type: T.String, value: 'people' },
-      { name: 'aspect_ratio', type: T.String, value: '16:9' },
+      { name: 'aspect_ratio', type: T.String, value: '21:9' },
       { name: 'num_images', type: T.Integer, value: 3 },
       { name: 'seed', type: T.Integer, value: 42 },
-      { name: 'resolution', type: T.String, value: '2K' },
-      { name: 'model', type: T.String, value: 'imagen4-ultra' },
+      { name: 'resolution', type: T.String, value: '0.5K' },
+      { name: 'model', type: T.String, value: 'nano-banana-2' },
     ]);
     const callback = await world.discord.waitForRequest(isCallback(interaction.id));
     expect(callback.body).toMatchObject({ type: 5 });
 
     const [submission] = world.fal.submissions;
-    expect(submission?.endpointId).toBe('fal-ai/imagen4/preview/ultra');
+    expect(submission?.endpointId).toBe('fal-ai/nano-banana-2');
     expect(submission?.input).toEqual({
       prompt: 'a **lighthouse** at dusk',
-      negative_prompt: 'people',
-      aspect_ratio: '16:9',
+      aspect_ratio: '21:9',
       num_images: 3,
       seed: 42,
-      resolution: '2K',
-      // Not a member option: the server's safety setting (fal's default 4 unless an admin changed it).
+      resolution: '0.5K',
+      // Not member options: the format that fits the channel, and the server's safety setting (fal's default 4).
+      output_format: 'png',
       safety_tolerance: '4',
     });
 
@@ -91,7 +90,7 @@ describe('/imagine', () => {
     const content = contentOf(final.body);
     expect(content).toContain('a \\*\\*lighthouse\\*\\* at dusk');
     expect(content).toContain('Seed `42`');
-    expect(content).toContain('16:9 · 2K · Imagen 4 Ultra');
+    expect(content).toContain('21:9 · 0.5K · Nano Banana 2');
     expect(content).toContain(`<@${alice.id}>`);
     expect(customIds(final.body)).toEqual(['imagine:same:1', 'imagine:new:1', 'imagine:edit:1', 'imagine:delete:1']);
     expect(final.body).toMatchObject({ allowed_mentions: { parse: [] } });
@@ -103,7 +102,7 @@ describe('/imagine', () => {
     const seed = world.fal.submissions[0]?.input.seed;
     expect(Number.isInteger(seed)).toBe(true);
     expect(contentOf(final.body)).toContain(`Seed \`${String(seed)}\``);
-    expect(world.fal.submissions[0]?.endpointId).toBe('fal-ai/imagen4/preview');
+    expect(world.fal.submissions[0]?.endpointId).toBe('fal-ai/nano-banana-2');
   });
 
   it('refuses a combination the model does not support before anything reaches fal', async () => {
@@ -111,15 +110,15 @@ describe('/imagine', () => {
       name: 'imagine',
       options: [
         { name: 'prompt', type: T.String, value: 'x' },
-        { name: 'resolution', type: T.String, value: '2K' },
-        { name: 'model', type: T.String, value: 'imagen4-fast' },
+        { name: 'resolution', type: T.String, value: '0.5K' },
+        { name: 'model', type: T.String, value: 'nano-banana-pro' },
       ],
     });
     world.discord.dispatchInteraction(interaction);
     const callback = await world.discord.waitForRequest(isCallback(interaction.id));
     expect(callback.body).toMatchObject({
       type: 4,
-      data: { flags: 64, content: expect.stringContaining('Imagen 4 Fast does not support resolution') },
+      data: { flags: 64, content: 'Nano Banana Pro does not take that resolution: it takes 1K, 2K, 4K.' },
     });
     expect(world.fal.submissions).toHaveLength(0);
   });
@@ -208,26 +207,25 @@ describe('result buttons', () => {
   it('Edit opens a prefilled modal and starts a job from its values', async () => {
     const first = await imagineAndWait([
       { name: 'prompt', type: T.String, value: 'a fox' },
-      { name: 'negative_prompt', type: T.String, value: 'snow' },
       { name: 'num_images', type: T.Integer, value: 2 },
     ]);
     const click = clickButton(first.interaction.token, 'edit', alice);
     const modal = await world.discord.waitForRequest(isCallback(click.id));
     expect(modal.body).toMatchObject({ type: 9, data: { custom_id: 'imagine:edit-submit:1' } });
     expect(JSON.stringify(modal.body)).toContain('"value":"a fox"');
-    expect(JSON.stringify(modal.body)).toContain('"value":"snow"');
+    // Nano Banana 2 takes no negative prompt, so the form does not ask for one.
+    expect(JSON.stringify(modal.body)).not.toContain('negative_prompt');
 
     const submit = world.discord.modalSubmit({
       customId: 'imagine:edit-submit:1',
-      fields: { prompt: 'a fox in the rain', negative_prompt: '' },
+      fields: { prompt: 'a fox in the rain' },
       user: alice,
       message: { id: resultMessage(first.interaction.token).id },
     });
     world.discord.dispatchInteraction(submit);
     await world.discord.waitForRequest(isFinalEdit(submit.token));
     const [a, b] = world.fal.submissions;
-    const { negative_prompt: _dropped, ...rest } = a?.input ?? {};
-    expect(b?.input).toEqual({ ...rest, prompt: 'a fox in the rain' });
+    expect(b?.input).toEqual({ ...a?.input, prompt: 'a fox in the rain' });
   });
 
   it('Delete obeys permissions: the requester and Manage Messages may, others may not', async () => {

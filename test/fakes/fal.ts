@@ -1,5 +1,6 @@
 /**
- * A loopback fake of fal's queue API (`https://queue.fal.run`) serving Imagen 4, meant to be driven by
+ * A loopback fake of fal's queue API (`https://queue.fal.run`) serving Google's image models (Nano Banana 2 and
+ * Pro with their /edit endpoints, and the retired Imagen 4 endpoints), meant to be driven by
  * the REAL `@fal-ai/client` through a request middleware that rewrites the origin:
  *
  *     const fake = await FakeFal.start();
@@ -9,8 +10,12 @@
  *     });
  *
  * Design rules:
- * - Strict: it rejects what fal would reject (auth, unknown app, pydantic-style 422s), and on purpose a
- *   little more (unknown input fields, see {@link validateImagen4Input}), so a bot bug shows up here.
+ * - Strict: it rejects what fal would reject (auth, unknown or retired app, pydantic-style 422s), and on purpose
+ *   a little more (unknown input fields, see {@link validateFalInput}), so a bot bug shows up here. Each
+ *   endpoint's input is written here from fal's published types (@fal-ai/client's endpoint typings) and model
+ *   pages, never from the bot's schemas.
+ * - Each model's own output: `{images, description}` (no seed) for the Gemini models, `{images, seed}` for
+ *   Imagen 4, with PNG, JPEG or WebP bytes as `output_format` asked.
  * - Deterministic: a job moves one step per status poll, never by wall-clock, so tests need no sleeps.
  * - Real bytes: result image URLs point back at this server, which serves valid PNGs (./png.ts).
  *
@@ -21,18 +26,28 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
 import { testPng } from './png.js';
 
-/** The Imagen 4 endpoints fal serves (and this fake accepts at submit). */
-export const IMAGEN4_ENDPOINTS = [
+/** The endpoints this fake serves (and accepts at submit, unless {@link FakeFal.retire}d). */
+export const FAL_ENDPOINTS = [
+  'fal-ai/nano-banana-2',
+  'fal-ai/nano-banana-2/edit',
+  'fal-ai/nano-banana-pro',
+  'fal-ai/nano-banana-pro/edit',
   'fal-ai/imagen4/preview',
   'fal-ai/imagen4/preview/fast',
   'fal-ai/imagen4/preview/ultra',
 ] as const;
-export type Imagen4EndpointId = (typeof IMAGEN4_ENDPOINTS)[number];
+export type FalEndpointId = (typeof FAL_ENDPOINTS)[number];
 
-/** Status, result and cancel URLs use only owner/alias of the endpoint id. */
-const APP_PREFIX = '/fal-ai/imagen4';
+/** What fal answers for a submit to an app it does not (or no longer) serve. UNCONFIRMED: the exact text. */
+export const APPLICATION_NOT_FOUND = 'Application not found';
+
+/** Status, result and cancel URLs use only owner/alias of the endpoint id (fal-queue.md). */
+function appOf(endpointId: string): string {
+  return endpointId.split('/').slice(0, 2).join('/');
+}
 
 /** A prompt containing this completes, then its RESULT call answers a content-policy 422. */
 export const UNSAFE_MARKER = '[[unsafe]]';
@@ -70,8 +85,10 @@ export interface FalJobPlan {
   imageError?: { status: number; indexes?: number[] };
   /** Image downloads are answered only after {@link FakeFal.releaseImages} (a slow storage server). */
   holdImages?: boolean;
-  /** Seed echoed in the result (default: input.seed, else random). */
+  /** Seed echoed in an Imagen 4 result (default: input.seed, else random); the Gemini models echo none. */
   seed?: number;
+  /** Return this many images instead of num_images (fal returning fewer than asked). */
+  returnImages?: number;
 }
 
 /** An HTTP error answer, served verbatim: JSON body unless it is a string/Buffer or headers set content-type. */
@@ -154,6 +171,7 @@ interface Job {
   seed: number;
   unsafe: boolean;
   syncMode: boolean;
+  format: ImageFormat;
   /** Wake-ups for streaming status listeners (release, cancel, close). */
   listeners: Set<() => void>;
 }
@@ -190,6 +208,7 @@ export class FakeFal {
   private readonly faults: { match: (method: string, path: string) => boolean; error: FalError; remaining: number }[] =
     [];
   private readonly waiters = new Set<Waiter>();
+  private readonly retired = new Map<string, FalError>();
   private closed = false;
 
   private constructor(server: Server, baseUrl: string, key: string) {
@@ -223,6 +242,14 @@ export class FakeFal {
       });
     });
     return fake;
+  }
+
+  /**
+   * From now on, submits to this endpoint answer as fal does for an app it no longer serves (default: 404
+   * "Application not found"); jobs already accepted keep working.
+   */
+  retire(endpointId: FalEndpointId, answer: FalError = { status: 404, body: { detail: APPLICATION_NOT_FOUND } }): void {
+    this.retired.set(endpointId, answer);
   }
 
   /** Plan for the next submission (FIFO; when empty, {@link defaultPlan} is used). */
@@ -274,7 +301,8 @@ export class FakeFal {
 
   /** Where the fake serves image `index` (0-based) of a job: no auth needed, like fal's CDN. */
   imageUrl(requestId: string, index: number): string {
-    return `${this.baseUrl}/files/${requestId}/${index}.png`;
+    const format = this.jobs.get(requestId)?.format ?? 'png';
+    return `${this.baseUrl}/files/${requestId}/${index}.${FORMATS[format].extension}`;
   }
 
   /** Stops the server, drops open connections and rejects pending waits. */
@@ -315,9 +343,9 @@ export class FakeFal {
       return;
     }
 
-    const file = /^\/files\/([^/]+)\/(\d+)\.png$/.exec(ex.path);
+    const file = /^\/files\/([^/]+)\/(\d+)\.(png|jpg|webp)$/.exec(ex.path);
     if (file !== null) {
-      this.handleImage(ex, file[1]!, Number(file[2]));
+      await this.handleImage(ex, file[1]!, Number(file[2]), file[3]!);
       return;
     }
 
@@ -326,16 +354,18 @@ export class FakeFal {
       return;
     }
 
-    const queue = /^\/fal-ai\/imagen4\/requests\/([^/]+)(\/status|\/status\/stream|\/cancel)?$/.exec(ex.path);
+    const queue = /^\/([^/]+\/[^/]+)\/requests\/([^/]+)(\/status|\/status\/stream|\/cancel)?$/.exec(ex.path);
     if (queue !== null) {
-      const requestId = queue[1]!;
-      const action = queue[2] ?? '';
+      const requestId = queue[2]!;
+      const action = queue[3] ?? '';
       const expected = action === '/cancel' ? 'PUT' : 'GET';
       if (ex.method !== expected) {
         this.sendJson(ex, 405, { detail: 'Method Not Allowed' });
         return;
       }
-      const job = this.jobs.get(requestId);
+      const found = this.jobs.get(requestId);
+      // A request is known only under the app it was submitted to.
+      const job = found && appOf(found.submission.endpointId) === queue[1] ? found : undefined;
       if (action === '/cancel') {
         this.handleCancel(ex, job);
         return;
@@ -347,17 +377,22 @@ export class FakeFal {
       }
       if (action === '/status') this.handleStatus(ex, job);
       else if (action === '/status/stream') await this.handleStatusStream(ex, job);
-      else this.handleResult(ex, job);
+      else await this.handleResult(ex, job);
       return;
     }
 
     const endpointId = ex.path.replace(/^\//, '');
-    if ((IMAGEN4_ENDPOINTS as readonly string[]).includes(endpointId)) {
+    if ((FAL_ENDPOINTS as readonly string[]).includes(endpointId)) {
       if (ex.method !== 'POST') {
         this.sendJson(ex, 405, { detail: 'Method Not Allowed' });
         return;
       }
-      this.handleSubmit(ex, endpointId as Imagen4EndpointId);
+      const retired = this.retired.get(endpointId);
+      if (retired) {
+        this.sendError(ex, retired);
+        return;
+      }
+      this.handleSubmit(ex, endpointId as FalEndpointId);
       return;
     }
     // Includes status/result URLs built on the full endpoint id (e.g. .../preview/fast/requests/{id}):
@@ -365,7 +400,7 @@ export class FakeFal {
     this.sendJson(ex, 404, { detail: ex.method === 'POST' ? 'Application not found' : 'Not Found' });
   }
 
-  private handleSubmit(ex: Exchange, endpointId: Imagen4EndpointId): void {
+  private handleSubmit(ex: Exchange, endpointId: FalEndpointId): void {
     let input: unknown;
     if (ex.rawBody.length === 0) {
       input = undefined;
@@ -379,7 +414,7 @@ export class FakeFal {
         return;
       }
     }
-    const errors = validateImagen4Input(endpointId, input);
+    const errors = validateFalInput(endpointId, input);
     if (errors.length > 0) {
       this.sendJson(ex, 422, { detail: errors });
       return;
@@ -434,6 +469,7 @@ export class FakeFal {
       seed: plan.seed ?? (typeof inputSeed === 'number' ? inputSeed : randomInt(0, 2 ** 31 - 1)),
       unsafe: prompt.includes(UNSAFE_MARKER),
       syncMode: body['sync_mode'] === true,
+      format: typeof body['output_format'] === 'string' ? (body['output_format'] as ImageFormat) : 'png',
       listeners: new Set(),
     };
     this.jobs.set(requestId, job);
@@ -444,7 +480,7 @@ export class FakeFal {
       {
         status: 'IN_QUEUE',
         request_id: requestId,
-        ...this.urls(requestId),
+        ...this.urls(endpointId, requestId),
         queue_position: positions[0] ?? 0,
       },
       { 'x-fal-request-id': requestId },
@@ -507,7 +543,7 @@ export class FakeFal {
   /** Answers the current step and moves the job one step on (unless held or finished). */
   private advance(job: Job, withLogs: boolean): { status: number; body: Record<string, unknown> } {
     const s = job.submission;
-    const base = { request_id: s.requestId, ...this.urls(s.requestId) };
+    const base = { request_id: s.requestId, ...this.urls(s.endpointId, s.requestId) };
     const logs = withLogs ? [...job.logs] : null;
     if (s.state === 'CANCELLED') {
       // UNCONFIRMED: fal's status for a cancelled request. COMPLETED (so every client stops polling)
@@ -549,7 +585,7 @@ export class FakeFal {
     return { status: 202, body: { status: 'IN_PROGRESS', ...base, queue_position: null, logs: withLogs ? [...job.logs] : null } };
   }
 
-  private handleResult(ex: Exchange, job: Job): void {
+  private async handleResult(ex: Exchange, job: Job): Promise<void> {
     const s = job.submission;
     s.resultFetches++;
     const idHeader = { 'x-fal-request-id': s.requestId };
@@ -575,18 +611,26 @@ export class FakeFal {
       this.sendJson(ex, 422, contentPolicyBody(s.input['prompt'] as string), idHeader);
       return;
     }
-    const images = Array.from({ length: job.numImages }, (_, index) => {
-      const png = this.png(job, index);
-      return {
-        url: job.syncMode ? `data:image/png;base64,${png.toString('base64')}` : this.imageUrl(s.requestId, index),
-        content_type: 'image/png',
-        file_name: `${s.requestId}_${index}.png`,
-        file_size: png.length,
-        width: job.image.width,
-        height: job.image.height,
-      };
-    });
-    this.sendJson(ex, 200, { images, seed: job.seed }, idHeader);
+    const format = FORMATS[job.format];
+    const count = job.submission.plan.returnImages ?? job.numImages;
+    const images = await Promise.all(
+      Array.from({ length: count }, async (_, index) => {
+        const bytes = await this.imageBytes(job, index);
+        return {
+          url: job.syncMode ? `data:${format.contentType};base64,${bytes.toString('base64')}` : this.imageUrl(s.requestId, index),
+          content_type: format.contentType,
+          file_name: `${s.requestId}_${index}.${format.extension}`,
+          file_size: bytes.length,
+          width: job.image.width,
+          height: job.image.height,
+        };
+      }),
+    );
+    // Each model's own output shape: Imagen 4 echoes its seed; the Gemini models describe the images instead.
+    const output = ENDPOINT_SPECS[s.endpointId as FalEndpointId].output === 'imagen'
+      ? { images, seed: job.seed }
+      : { images, description: `Here ${count === 1 ? 'is the image' : 'are the images'} you asked for.` };
+    this.sendJson(ex, 200, output, idHeader);
   }
 
   private handleCancel(ex: Exchange, job: Job | undefined): void {
@@ -607,9 +651,15 @@ export class FakeFal {
     this.sendJson(ex, 202, { status: 'CANCELLATION_REQUESTED' });
   }
 
-  private handleImage(ex: Exchange, requestId: string, index: number): void {
+  private async handleImage(ex: Exchange, requestId: string, index: number, extension: string): Promise<void> {
     const job = this.jobs.get(requestId);
-    if (job === undefined || index >= job.numImages || (ex.method !== 'GET' && ex.method !== 'HEAD')) {
+    const count = job ? (job.submission.plan.returnImages ?? job.numImages) : 0;
+    if (
+      job === undefined ||
+      index >= count ||
+      FORMATS[job.format].extension !== extension ||
+      (ex.method !== 'GET' && ex.method !== 'HEAD')
+    ) {
       this.sendRaw(ex, 404, 'Not Found', { 'content-type': 'text/plain' });
       return;
     }
@@ -618,7 +668,9 @@ export class FakeFal {
       this.sendRaw(ex, imageError.status, `Error ${imageError.status}`, { 'content-type': 'text/plain' });
       return;
     }
-    const answer = () => this.sendRaw(ex, 200, this.png(job, index), { 'content-type': 'image/png', 'cache-control': 'public, max-age=3600' });
+    const bytes = await this.imageBytes(job, index);
+    const answer = () =>
+      this.sendRaw(ex, 200, bytes, { 'content-type': FORMATS[job.format].contentType, 'cache-control': 'public, max-age=3600' });
     if (job.heldImages) job.heldImages.push(answer);
     else answer();
   }
@@ -630,8 +682,16 @@ export class FakeFal {
     return testPng(job.image.width, job.image.height, { noise: job.image.noise, variant: index });
   }
 
-  private urls(requestId: string): { response_url: string; status_url: string; cancel_url: string } {
-    const base = `${this.baseUrl}${APP_PREFIX}/requests/${requestId}`;
+  /** Image `index` of a job in the format it asked for (PNG bytes converted by sharp for JPEG and WebP). */
+  private async imageBytes(job: Job, index: number): Promise<Buffer> {
+    const png = this.png(job, index);
+    if (job.format === 'jpeg') return sharp(png).jpeg({ quality: 90 }).toBuffer();
+    if (job.format === 'webp') return sharp(png).webp({ quality: 90 }).toBuffer();
+    return png;
+  }
+
+  private urls(endpointId: string, requestId: string): { response_url: string; status_url: string; cancel_url: string } {
+    const base = `${this.baseUrl}/${appOf(endpointId)}/requests/${requestId}`;
     return { response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel` };
   }
 
@@ -725,12 +785,95 @@ export class FakeFal {
 }
 
 // -----------------------------------------------------------------------------------------------
-// Input validation
+// Input validation, per endpoint, from fal's published input types (@fal-ai/client's endpoint typings) and
+// model pages. Imagen 4 follows its API page (shared/reference), which still lists negative_prompt.
 
-const ASPECT_RATIOS = ['1:1', '16:9', '9:16', '3:4', '4:3'] as const;
-const RESOLUTIONS = ['1K', '2K'] as const;
-const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
-const SAFETY_TOLERANCES = ['1', '2', '3', '4', '5', '6'] as const;
+type ImageFormat = 'png' | 'jpeg' | 'webp';
+const FORMATS: Record<ImageFormat, { contentType: string; extension: string }> = {
+  png: { contentType: 'image/png', extension: 'png' },
+  jpeg: { contentType: 'image/jpeg', extension: 'jpg' },
+  webp: { contentType: 'image/webp', extension: 'webp' },
+};
+
+type FieldSpec =
+  | { kind: 'string'; minLength?: number }
+  | { kind: 'enum'; values: readonly string[]; error: 'enum' | 'literal_error' }
+  | { kind: 'int'; ge?: number; le?: number; nullable?: boolean }
+  | { kind: 'bool' }
+  | { kind: 'string_list'; minItems: number };
+
+interface EndpointSpec {
+  readonly required: readonly string[];
+  readonly fields: Readonly<Record<string, FieldSpec>>;
+  /** Which output shape the model returns. */
+  readonly output: 'gemini' | 'imagen';
+}
+
+const SAFETY = { kind: 'enum', values: ['1', '2', '3', '4', '5', '6'], error: 'literal_error' } as const;
+const OUTPUT_FORMAT = { kind: 'enum', values: ['jpeg', 'png', 'webp'], error: 'literal_error' } as const;
+const NUM_IMAGES = { kind: 'int', ge: 1, le: 4 } as const;
+const SEED = { kind: 'int', nullable: true } as const;
+const PROMPT = { kind: 'string', minLength: 1 } as const;
+const BOOL = { kind: 'bool' } as const;
+
+const IMAGEN4_FIELDS = {
+  prompt: PROMPT,
+  negative_prompt: { kind: 'string' },
+  aspect_ratio: { kind: 'enum', values: ['1:1', '16:9', '9:16', '3:4', '4:3'], error: 'enum' },
+  num_images: NUM_IMAGES,
+  seed: SEED,
+  output_format: OUTPUT_FORMAT,
+  safety_tolerance: SAFETY,
+  sync_mode: BOOL,
+} as const satisfies Record<string, FieldSpec>;
+const IMAGEN4_RESOLUTION = { kind: 'enum', values: ['1K', '2K'], error: 'enum' } as const;
+
+const GEMINI_COMMON = {
+  prompt: PROMPT,
+  num_images: NUM_IMAGES,
+  seed: SEED,
+  output_format: OUTPUT_FORMAT,
+  safety_tolerance: SAFETY,
+  enable_web_search: BOOL,
+  limit_generations: BOOL,
+  system_prompt: { kind: 'string' },
+  sync_mode: BOOL,
+} as const satisfies Record<string, FieldSpec>;
+const NANO_BANANA_2 = {
+  ...GEMINI_COMMON,
+  aspect_ratio: {
+    kind: 'enum',
+    values: ['auto', '21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16', '4:1', '1:4', '8:1', '1:8'],
+    error: 'literal_error',
+  },
+  resolution: { kind: 'enum', values: ['0.5K', '1K', '2K', '4K'], error: 'literal_error' },
+  thinking_level: { kind: 'enum', values: ['minimal', 'high'], error: 'literal_error' },
+} as const satisfies Record<string, FieldSpec>;
+const NANO_BANANA_PRO = {
+  ...GEMINI_COMMON,
+  aspect_ratio: {
+    kind: 'enum',
+    values: ['auto', '21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16'],
+    error: 'literal_error',
+  },
+  resolution: { kind: 'enum', values: ['1K', '2K', '4K'], error: 'literal_error' },
+} as const satisfies Record<string, FieldSpec>;
+const IMAGE_URLS = { kind: 'string_list', minItems: 1 } as const;
+
+export const ENDPOINT_SPECS: Readonly<Record<FalEndpointId, EndpointSpec>> = {
+  'fal-ai/nano-banana-2': { required: ['prompt'], fields: NANO_BANANA_2, output: 'gemini' },
+  'fal-ai/nano-banana-2/edit': { required: ['prompt', 'image_urls'], fields: { ...NANO_BANANA_2, image_urls: IMAGE_URLS }, output: 'gemini' },
+  'fal-ai/nano-banana-pro': { required: ['prompt'], fields: NANO_BANANA_PRO, output: 'gemini' },
+  'fal-ai/nano-banana-pro/edit': {
+    required: ['prompt', 'image_urls'],
+    fields: { ...NANO_BANANA_PRO, image_urls: IMAGE_URLS },
+    output: 'gemini',
+  },
+  'fal-ai/imagen4/preview': { required: ['prompt'], fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION }, output: 'imagen' },
+  // The fast endpoint has no resolution: sending one is `extra_forbidden`.
+  'fal-ai/imagen4/preview/fast': { required: ['prompt'], fields: IMAGEN4_FIELDS, output: 'imagen' },
+  'fal-ai/imagen4/preview/ultra': { required: ['prompt'], fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION }, output: 'imagen' },
+};
 
 function expectedList(values: readonly string[]): string {
   const quoted = values.map((v) => `'${v}'`);
@@ -738,14 +881,12 @@ function expectedList(values: readonly string[]): string {
 }
 
 /**
- * Validates an Imagen 4 input like fal's pydantic model would, returning FastAPI-style 422 items
- * (all problems, schema order). Deliberately stricter than pydantic's lax mode in three ways, so bot
- * bugs surface: unknown fields are `extra_forbidden` (fal probably ignores them), numeric strings are
- * not coerced to integers, and `null` is only accepted for `seed`.
- * `resolution` is not part of the fast endpoint's schema, so sending it there is `extra_forbidden`.
- * `output_format` is validated but the fake always serves PNG (content_type says so).
+ * Validates an input like fal's pydantic model for that endpoint would, returning FastAPI-style 422 items
+ * (all problems, field order). Deliberately stricter than pydantic's lax mode in three ways, so bot bugs
+ * surface: unknown fields are `extra_forbidden` (fal probably ignores them), numeric strings are not coerced to
+ * integers, and `null` is only accepted for `seed`.
  */
-export function validateImagen4Input(endpointId: Imagen4EndpointId, input: unknown): FalFieldError[] {
+export function validateFalInput(endpointId: FalEndpointId, input: unknown): FalFieldError[] {
   if (input === undefined) return [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }];
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return [
@@ -757,83 +898,64 @@ export function validateImagen4Input(endpointId: Imagen4EndpointId, input: unkno
       },
     ];
   }
+  const spec = ENDPOINT_SPECS[endpointId];
   const body = input as Record<string, unknown>;
   const errors: FalFieldError[] = [];
-  const has = (field: string): boolean => Object.prototype.hasOwnProperty.call(body, field);
-
-  const str = (field: string, minLength = 0): void => {
-    if (!has(field)) return;
-    const v = body[field];
-    if (typeof v !== 'string') errors.push({ type: 'string_type', loc: ['body', field], msg: 'Input should be a valid string', input: v });
-    else if (v.length < minLength) {
-      errors.push({
-        type: 'string_too_short',
-        loc: ['body', field],
-        msg: `String should have at least ${minLength} character${minLength === 1 ? '' : 's'}`,
-        input: v,
-        ctx: { min_length: minLength },
-      });
+  for (const field of spec.required) {
+    if (!Object.prototype.hasOwnProperty.call(body, field)) {
+      errors.push({ type: 'missing', loc: ['body', field], msg: 'Field required', input: body });
     }
-  };
-  const oneOf = (field: string, values: readonly string[], type: 'enum' | 'literal_error'): void => {
-    if (!has(field)) return;
-    const v = body[field];
-    if (typeof v !== 'string' || !values.includes(v)) {
-      const expected = expectedList(values);
-      errors.push({ type, loc: ['body', field], msg: `Input should be ${expected}`, input: v, ctx: { expected } });
-    }
-  };
-  const int = (field: string, range?: { ge: number; le: number }, nullable = false): void => {
-    if (!has(field)) return;
-    const v = body[field];
-    if (v === null && nullable) return;
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      errors.push({ type: 'int_type', loc: ['body', field], msg: 'Input should be a valid integer', input: v });
-    } else if (!Number.isInteger(v)) {
-      errors.push({
-        type: 'int_from_float',
-        loc: ['body', field],
-        msg: 'Input should be a valid integer, got a number with a fractional part',
-        input: v,
-      });
-    } else if (range !== undefined && v < range.ge) {
-      errors.push({ type: 'greater_than_equal', loc: ['body', field], msg: `Input should be greater than or equal to ${range.ge}`, input: v, ctx: { ge: range.ge } });
-    } else if (range !== undefined && v > range.le) {
-      errors.push({ type: 'less_than_equal', loc: ['body', field], msg: `Input should be less than or equal to ${range.le}`, input: v, ctx: { le: range.le } });
-    }
-  };
-
-  if (!has('prompt')) errors.push({ type: 'missing', loc: ['body', 'prompt'], msg: 'Field required', input: body });
-  else str('prompt', 1);
-  str('negative_prompt');
-  oneOf('aspect_ratio', ASPECT_RATIOS, 'enum');
-  int('num_images', { ge: 1, le: 4 });
-  int('seed', undefined, true);
-  const allowed = new Set([
-    'prompt',
-    'negative_prompt',
-    'aspect_ratio',
-    'num_images',
-    'seed',
-    'output_format',
-    'safety_tolerance',
-    'sync_mode',
-  ]);
-  if (endpointId !== 'fal-ai/imagen4/preview/fast') {
-    allowed.add('resolution');
-    oneOf('resolution', RESOLUTIONS, 'enum');
   }
-  oneOf('output_format', OUTPUT_FORMATS, 'literal_error');
-  oneOf('safety_tolerance', SAFETY_TOLERANCES, 'literal_error');
-  if (has('sync_mode') && typeof body['sync_mode'] !== 'boolean') {
-    errors.push({ type: 'bool_type', loc: ['body', 'sync_mode'], msg: 'Input should be a valid boolean', input: body['sync_mode'] });
+  // Schema order first, as pydantic reports, then the fields the schema does not have.
+  for (const [field, rule] of Object.entries(spec.fields)) {
+    if (!Object.prototype.hasOwnProperty.call(body, field)) continue;
+    const error = checkField(rule, body[field]);
+    if (error) errors.push({ ...error, loc: ['body', field], input: body[field] });
   }
-  for (const field of Object.keys(body)) {
-    if (!allowed.has(field)) {
-      errors.push({ type: 'extra_forbidden', loc: ['body', field], msg: 'Extra inputs are not permitted', input: body[field] });
+  for (const [field, value] of Object.entries(body)) {
+    if (!Object.prototype.hasOwnProperty.call(spec.fields, field)) {
+      errors.push({ type: 'extra_forbidden', loc: ['body', field], msg: 'Extra inputs are not permitted', input: value });
     }
   }
   return errors;
+}
+
+function checkField(rule: FieldSpec, v: unknown): Omit<FalFieldError, 'loc'> | undefined {
+  switch (rule.kind) {
+    case 'string': {
+      if (typeof v !== 'string') return { type: 'string_type', msg: 'Input should be a valid string' };
+      const min = rule.minLength ?? 0;
+      return v.length < min
+        ? { type: 'string_too_short', msg: `String should have at least ${min} character${min === 1 ? '' : 's'}`, ctx: { min_length: min } }
+        : undefined;
+    }
+    case 'enum': {
+      if (typeof v === 'string' && rule.values.includes(v)) return undefined;
+      const expected = expectedList(rule.values);
+      return { type: rule.error, msg: `Input should be ${expected}`, ctx: { expected } };
+    }
+    case 'int': {
+      if (v === null && rule.nullable) return undefined;
+      if (typeof v !== 'number' || !Number.isFinite(v)) return { type: 'int_type', msg: 'Input should be a valid integer' };
+      if (!Number.isInteger(v)) return { type: 'int_from_float', msg: 'Input should be a valid integer, got a number with a fractional part' };
+      if (rule.ge !== undefined && v < rule.ge) {
+        return { type: 'greater_than_equal', msg: `Input should be greater than or equal to ${rule.ge}`, ctx: { ge: rule.ge } };
+      }
+      if (rule.le !== undefined && v > rule.le) {
+        return { type: 'less_than_equal', msg: `Input should be less than or equal to ${rule.le}`, ctx: { le: rule.le } };
+      }
+      return undefined;
+    }
+    case 'bool':
+      return typeof v === 'boolean' ? undefined : { type: 'bool_type', msg: 'Input should be a valid boolean' };
+    case 'string_list': {
+      if (!Array.isArray(v)) return { type: 'list_type', msg: 'Input should be a valid list' };
+      if (v.length < rule.minItems) {
+        return { type: 'too_short', msg: `List should have at least ${rule.minItems} item after validation, not ${v.length}`, ctx: { min_length: rule.minItems } };
+      }
+      return v.every((item) => typeof item === 'string') ? undefined : { type: 'string_type', msg: 'Input should be a valid string' };
+    }
+  }
 }
 
 function contentPolicyBody(prompt: string): { detail: FalFieldError[] } {
