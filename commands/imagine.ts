@@ -170,7 +170,9 @@ async function rerollWithDefaultModel(interaction: ButtonInteraction, generation
         'A server admin can pick another with /imagine-settings model.',
     );
   }
-  await startGeneration(interaction, context, settings, model, explained(adaptInput(model, generation.input)), generation.id);
+  // From a failure message (no images of its own), the new result links back to what was rerolled.
+  const parentId = generation.messageId === null && generation.parentId !== null ? generation.parentId : generation.id;
+  await startGeneration(interaction, context, settings, model, explained(adaptInput(model, generation.input)), parentId);
 }
 
 /** A reroll of a result whose model is not offered any more: say so, and offer the server's default model. */

@@ -283,3 +283,66 @@ describe('png', () => {
     expect(testPng(64, 64, { variant: 1 }).equals(testPng(64, 64, { variant: 2 }))).toBe(false);
   });
 });
+
+describe('FakeFal serves the Gemini models as fal publishes them', () => {
+  const NB2 = 'fal-ai/nano-banana-2';
+  const PRO = 'fal-ai/nano-banana-pro';
+
+  it("validates each endpoint's own input: enums, ranges and fields differ per model", async () => {
+    const pro = (await rejection(
+      fal.queue.submit(PRO, { input: { prompt: 'x', resolution: '0.5K', aspect_ratio: '8:1', thinking_level: 'high', num_images: 0 } as never }),
+    )) as ValidationError;
+    expect(pro.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([
+      ['num_images', 'greater_than_equal'],
+      ['aspect_ratio', 'literal_error'],
+      ['resolution', 'literal_error'],
+      ['thinking_level', 'extra_forbidden'],
+    ]);
+    const nb2 = (await rejection(fal.queue.submit(NB2, { input: { prompt: 'x', negative_prompt: 'y', enable_web_search: 'yes' } as never }))) as ValidationError;
+    expect(nb2.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([
+      ['enable_web_search', 'bool_type'],
+      ['negative_prompt', 'extra_forbidden'],
+    ]);
+    const edit = (await rejection(fal.queue.submit('fal-ai/nano-banana-2/edit', { input: { prompt: 'x' } as never }))) as ValidationError;
+    expect(edit.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([['image_urls', 'missing']]);
+    // What the Gemini models take and Imagen 4 does not: 0.5K and 4K, the extreme ratios, thinking.
+    const ok = await fal.queue.submit(NB2, { input: { prompt: 'x', resolution: '0.5K', aspect_ratio: '8:1', thinking_level: 'high' } });
+    expect(ok.request_id).toBeTruthy();
+    expect(fake.submissions).toHaveLength(1);
+  });
+
+  it('returns {images, description} without a seed, under the model’s own app path', async () => {
+    const { data } = await fal.subscribe(NB2, { input: { prompt: 'x', num_images: 2, seed: 3 }, pollInterval: 5 });
+    expect(Object.keys(data).sort()).toEqual(['description', 'images']);
+    expect(data.images).toHaveLength(2);
+    const statusPaths = fake.requests.filter((r) => r.path.endsWith('/status')).map((r) => r.path);
+    expect(statusPaths.every((path) => path.startsWith('/fal-ai/nano-banana-2/requests/'))).toBe(true);
+    // A request is known only under the app it was submitted to.
+    const id = fake.submissions[0]!.requestId;
+    expect(((await rejection(fal.queue.status('fal-ai/imagen4/preview', { requestId: id }))) as ApiError<unknown>).status).toBe(404);
+  });
+
+  it('serves PNG, JPEG or WebP bytes as output_format asks, with fewer images than asked when planned', async () => {
+    for (const [format, contentType, magic] of [
+      ['jpeg', 'image/jpeg', (b: Buffer) => b[0] === 0xff && b[1] === 0xd8],
+      ['webp', 'image/webp', (b: Buffer) => b.toString('latin1', 8, 12) === 'WEBP'],
+      ['png', 'image/png', (b: Buffer) => b.subarray(0, 8).equals(PNG_SIGNATURE)],
+    ] as const) {
+      fake.enqueuePlan({ returnImages: 1 });
+      const { data } = await fal.subscribe(PRO, { input: { prompt: 'x', num_images: 3, output_format: format }, pollInterval: 5 });
+      expect(data.images).toHaveLength(1);
+      expect(data.images[0]?.content_type).toBe(contentType);
+      const bytes = Buffer.from(await (await fetch(data.images[0]!.url)).arrayBuffer());
+      expect(magic(bytes), format).toBe(true);
+      expect(bytes.length).toBe(data.images[0]?.file_size);
+    }
+  });
+
+  it('answers a submit to a retired endpoint with 404 "Application not found", and keeps the others', async () => {
+    fake.retire(PREVIEW);
+    const gone = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: 'x' } }))) as ApiError<{ detail: string }>;
+    expect(gone.status).toBe(404);
+    expect(gone.body.detail).toBe('Application not found');
+    expect((await fal.queue.submit(NB2, { input: { prompt: 'x' } })).request_id).toBeTruthy();
+  });
+});
