@@ -161,6 +161,18 @@ describe('limits', () => {
     await accepted(imagine('bob is fine', { user: bob }));
   });
 
+  it('lets a member reroll their own result the moment it arrives, with the default limits', async () => {
+    // Empty means default: the world's generous test limits are set aside for the two that matter here.
+    world = await startWorld({ USER_COOLDOWN_SECONDS: '', USER_MAX_ACTIVE_JOBS: '' });
+    const original = imagine('quick model');
+    await world.discord.waitForRequest(isFinalEdit(original.token));
+    await waitForLog(world, 'generation delivered');
+    const reroll = click(original, 'imagine:new:1', alice);
+    await accepted(reroll);
+    await world.discord.waitForRequest(isFinalEdit(reroll.token));
+    expect(world.fal.submissions).toHaveLength(2);
+  });
+
   it('enforces the cooldown and says when it ends', async () => {
     world = await startWorld({ USER_COOLDOWN_SECONDS: '600' });
     await accepted(imagine('one'));
