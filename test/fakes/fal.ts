@@ -14,7 +14,8 @@
  * - Deterministic: a job moves one step per status poll, never by wall-clock, so tests need no sleeps.
  * - Real bytes: result image URLs point back at this server, which serves valid PNGs (./png.ts).
  *
- * Protocol facts: /work/shared/reference/fal-queue.md and https://docs.fal.ai/model-endpoints/queue.
+ * Protocol facts: https://docs.fal.ai/model-endpoints/queue and the @fal-ai/client 1.10 sources (`src/queue.ts`,
+ * `src/request.ts`, `src/response.ts`).
  * Choices where upstream behaviour is unconfirmed are marked "UNCONFIRMED" below.
  */
 import { randomInt, randomUUID } from 'node:crypto';
