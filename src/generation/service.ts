@@ -376,7 +376,9 @@ export class GenerationService {
           throw new DeliveryFailed(error);
         }
       });
-      store.markDone(generation.id, delivered.messageId, delivered.count, this.#now());
+      // fal bills the images it returned, which may be fewer than asked; the member's quota counts those delivered.
+      const costUsd = estimateCost(this.#options.prices, generation.modelId, generation.input.resolution, output.images.length);
+      store.markDone(generation.id, delivered.messageId, delivered.count, costUsd, this.#now());
       logger.info('generation delivered', { ...context, falRequestId: requestId, images: delivered.count });
     } catch (error) {
       await progress.stop();

@@ -178,9 +178,9 @@ export class GenerationStore {
       `UPDATE generations SET status = 'queued', fal_request_id = ?, submitted_at = ? WHERE id = ?`,
     );
     this.#status = db.prepare<[GenerationStatus, number]>('UPDATE generations SET status = ? WHERE id = ?');
-    this.#done = db.prepare<[{ messageId: string | null; images: number; at: number; id: number }]>(
+    this.#done = db.prepare<[{ messageId: string | null; images: number; costUsd: number; at: number; id: number }]>(
       `UPDATE generations SET status = 'done', message_id = @messageId, image_count = @images, quota_images = @images,
-         finished_at = @at, interaction_token = NULL WHERE id = @id`,
+         cost_usd = @costUsd, finished_at = @at, interaction_token = NULL WHERE id = @id`,
     );
     this.#failed = db.prepare<[GenerationStatus, string, number, number, number]>(
       `UPDATE generations SET status = ?, failure_kind = ?, finished_at = ?, interaction_token = NULL,
@@ -309,9 +309,12 @@ export class GenerationStore {
     this.#status.run(status, id);
   }
 
-  /** Final states erase the interaction token: it is only kept while the job needs it. */
-  markDone(id: number, messageId: string | null, imageCount: number, at: number): void {
-    this.#done.run({ messageId, images: imageCount, at, id });
+  /**
+   * Final states erase the interaction token: it is only kept while the job needs it. Usage and cost are settled
+   * here: `imageCount` images delivered (the member's quota), `costUsd` for the images fal returned (its bill).
+   */
+  markDone(id: number, messageId: string | null, imageCount: number, costUsd: number, at: number): void {
+    this.#done.run({ messageId, images: imageCount, costUsd, at, id });
   }
 
   /**

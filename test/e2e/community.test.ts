@@ -322,6 +322,22 @@ describe('/imagine-settings', () => {
 });
 
 describe('/imagine-usage', () => {
+  it('counts the images fal returned, not the images asked for, in usage and cost', async () => {
+    world = await startWorld({ USER_DAILY_IMAGES: '10', IMAGEN_PRICES: 'imagen4=0.04' });
+    world.fal.defaultPlan = { imagesReturned: 2 };
+    const short = imagine('four asked, two made', { num: 4 });
+    await world.discord.waitForRequest(isFinalEdit(short.token));
+    await waitForLog(world, 'generation delivered');
+    expect(world.bot.store.require(1)).toMatchObject({ imageCount: 2, quotaImages: 2, costUsd: 0.08 });
+
+    const admin = world.discord.chatInput({ name: 'imagine-usage', user: carol, memberPermissions: ADMIN });
+    world.discord.dispatchInteraction(admin);
+    expect(await settingsReply(admin)).toContain('Today: 1 jobs, 2 images, $0.08');
+    const mine = world.discord.chatInput({ name: 'imagine-usage', user: alice });
+    world.discord.dispatchInteraction(mine);
+    expect(await settingsReply(mine)).toContain('**Your images today:** 2 of 10');
+  });
+
   it('shows a member what is left and what is queued, and admins the server’s totals and spend', async () => {
     world = await startWorld({ USER_DAILY_IMAGES: '10', FAL_CONCURRENCY: '1', IMAGEN_PRICES: 'imagen4=0.04' });
     const done = imagine('done', { num: 2 });

@@ -73,6 +73,8 @@ export interface FalJobPlan {
   holdImages?: boolean;
   /** Seed echoed in the result (default: input.seed, else random). */
   seed?: number;
+  /** The result holds only this many images when fewer than `num_images` (fal returns what it made). */
+  imagesReturned?: number;
 }
 
 /** An HTTP error answer, served verbatim: JSON body unless it is a string/Buffer or headers set content-type. */
@@ -430,7 +432,7 @@ export class FakeFal {
       logs: [],
       statusErrorsLeft: plan.statusError ? (plan.statusError.times ?? Infinity) : 0,
       resultErrorsLeft: plan.resultError ? (plan.resultError.times ?? Infinity) : 0,
-      numImages: typeof body['num_images'] === 'number' ? body['num_images'] : 1,
+      numImages: Math.min(typeof body['num_images'] === 'number' ? body['num_images'] : 1, plan.imagesReturned ?? Infinity),
       image: { width: plan.images?.width ?? 64, height: plan.images?.height ?? 64, noise: plan.images?.noise ?? false },
       seed: plan.seed ?? (typeof inputSeed === 'number' ? inputSeed : randomInt(0, 2 ** 31 - 1)),
       unsafe: prompt.includes(UNSAFE_MARKER),
