@@ -213,6 +213,10 @@ export class GenerationService {
   resumeUnfinished(target: ReplyTarget): number {
     const unfinished = this.#options.store.unfinished().filter((generation) => !this.#jobs.has(generation.id));
     for (const generation of unfinished) {
+      // This process's logger has never seen the token: register it before anything can quote it.
+      if (generation.interactionToken !== null && generation.tokenExpiresAt !== null) {
+        this.#options.logger.addSecret(generation.interactionToken, Math.max(0, generation.tokenExpiresAt - this.#now()));
+      }
       this.#options.logger.info('resuming generation', {
         generation: generation.id,
         status: generation.status,
@@ -490,6 +494,8 @@ function falInput(model: ImageModel, input: GenerationInput): Record<string, unk
   return { ...model.input.parse(options), ...(safetyTolerance && { safety_tolerance: safetyTolerance }) };
 }
 
+/** Two progress states read the same to the member: same phase, and the same place in line where there is one. */
 function sameProgress(a: Progress, b: Progress): boolean {
-  return a.phase === b.phase && (a.phase !== 'queued' || b.phase !== 'queued' || a.position === b.position);
+  if (a.phase !== b.phase) return false;
+  return !('position' in a && 'position' in b) || a.position === b.position;
 }

@@ -1,7 +1,7 @@
 import { ApplicationCommandOptionType as T, PermissionFlagsBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import settingsCommand from '../../commands/imagine-settings.js';
-import type { ChatInputOption, FakeUser, InteractionPayload } from '../fakes/discord.js';
+import type { ChatInputOption, FakeUser, InteractionPayload, RecordedRequest } from '../fakes/discord.js';
 import { contentOf, customIds, isCallback, isFinalEdit, isOriginalEdit, startWorld, waitForLog, type World } from './world.js';
 
 /** Community servers: the bot's fair queue, limits and caps, admin settings and usage, end to end. */
@@ -101,6 +101,33 @@ describe('fair local queue', () => {
     expect(next.input.prompt).toBe('second');
     world.fal.release(next.requestId);
     await world.discord.waitForRequest(isFinalEdit(second.token));
+  });
+
+  it('counts a member’s place in line down while the jobs ahead of theirs finish', async () => {
+    world = await startWorld({ FAL_CONCURRENCY: '1' });
+    world.fal.defaultPlan = { hold: true };
+    const dave: FakeUser = { id: '200000000000000004', username: 'dave' };
+    const members = [alice, bob, carol, dave];
+    const interactions = [];
+    for (const user of members) {
+      const interaction = imagine(`from ${user.username}`, { user });
+      await accepted(interaction);
+      interactions.push(interaction);
+    }
+    const last = interactions[3];
+    if (!last) throw new Error('no fourth interaction');
+    const reads = (position: number) => (r: RecordedRequest) => isOriginalEdit(last.token)(r) && contentOf(r.body).includes(`position ${position} in line`);
+    await world.discord.waitForRequest(reads(3));
+    for (let n = 1; n <= 3; n += 1) {
+      world.fal.release((await world.fal.waitForSubmission(n)).requestId);
+      if (n < 3) await world.discord.waitForRequest(reads(3 - n));
+    }
+    world.fal.release((await world.fal.waitForSubmission(4)).requestId);
+    await world.discord.waitForRequest(isFinalEdit(last.token));
+    const positions = world.discord.requests
+      .filter((r) => isOriginalEdit(last.token)(r))
+      .flatMap((r) => /position (\d+) in line/.exec(contentOf(r.body))?.[1] ?? []);
+    expect(positions).toEqual(['3', '2', '1']);
   });
 
   it('lets a member cancel a job that is still waiting in line, at no cost', async () => {
