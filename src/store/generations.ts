@@ -160,6 +160,8 @@ export class GenerationStore {
   readonly #globalCost;
   readonly #createIfAllowed;
   readonly #activeOfMember;
+  readonly #parts;
+  readonly #recordPart;
 
   constructor(db: Db) {
     this.#insert = db.prepare(
@@ -223,6 +225,13 @@ export class GenerationStore {
        WHERE dispatched_at >= ? GROUP BY guild_id, requester_id`,
     );
     this.#clearMessage = db.prepare<[number]>('UPDATE generations SET message_id = NULL WHERE id = ?');
+    this.#parts = db.prepare<[number], { part: number; message_id: string }>(
+      'SELECT part, message_id FROM delivered_parts WHERE generation_id = ? ORDER BY part',
+    );
+    this.#recordPart = db.prepare<[number, number, string, number]>(
+      `INSERT INTO delivered_parts (generation_id, part, message_id, delivered_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (generation_id, part) DO UPDATE SET message_id = excluded.message_id, delivered_at = excluded.delivered_at`,
+    );
   }
 
   create(generation: NewGeneration): Generation {
@@ -338,6 +347,16 @@ export class GenerationStore {
   /** When each (guild, member) last had a job sent to fal, since `since`: what fair scheduling rotates on. */
   lastDispatches(since: number): Array<{ guildId: string | null; requesterId: string; at: number }> {
     return this.#lastDispatches.all(since).map((row) => ({ guildId: row.guild_id, requesterId: row.requester_id, at: row.at }));
+  }
+
+  /** The messages of a result Discord already has, by part (1 = the first message): what a resume must not post again. */
+  deliveredParts(id: number): Map<number, string> {
+    return new Map(this.#parts.all(id).map((row) => [row.part, row.message_id]));
+  }
+
+  /** Records one part of a result the moment Discord has accepted it. */
+  recordPart(id: number, part: number, messageId: string, at: number): void {
+    this.#recordPart.run(id, part, messageId, at);
   }
 
   /** Forgets the result message (after a member deleted it); the row stays for history and rerolls. */

@@ -123,6 +123,15 @@ export interface FakeInteractionState {
   expired: boolean;
 }
 
+/** A request {@link FakeDiscord.holdNext} is holding: not acted on, not answered. */
+export interface HeldRequest {
+  readonly request: RecordedRequest;
+  /** Handles the request as usual and answers it. */
+  release(): void;
+  /** Cuts the connection: the request never takes effect. */
+  drop(): void;
+}
+
 export interface FakeChannel {
   id: string;
   /** 0 GUILD_TEXT, 1 DM, 3 GROUP_DM, 10 ANNOUNCEMENT_THREAD, 11 PUBLIC_THREAD, 12 PRIVATE_THREAD ... */
@@ -469,6 +478,9 @@ export class FakeDiscord {
   readonly #heartbeatInterval: number;
   readonly #ownerId = snowflake();
   readonly #failures: Failure[] = [];
+  readonly #holds: Array<{ match: (request: RecordedRequest) => boolean; arrived: (held: HeldRequest) => void }> = [];
+  /** Drops of the requests being held, run on close. */
+  readonly #held = new Set<() => void>();
   readonly #waiters = new Set<Waiter>();
   readonly #readyWaiters: Array<() => void> = [];
   readonly #connections = new Set<GatewayConnection>();
@@ -624,6 +636,15 @@ export class FakeDiscord {
     this.#failures.push({ match, failure, remaining: count });
   }
 
+  /**
+   * Holds the next matching request as if it were still on its way: the fake neither acts on it nor answers it
+   * until the test calls `release()` (then it is handled as usual) or `drop()` (the connection is cut and the
+   * request never took effect). Resolves once the request has arrived. For crashing a client mid-request.
+   */
+  holdNext(match: (request: RecordedRequest) => boolean): Promise<HeldRequest> {
+    return new Promise((arrived) => this.#holds.push({ match, arrived }));
+  }
+
   /** Expires an interaction token: its webhook calls then answer 401 50027 Invalid Webhook Token. */
   expireToken(token: string): void {
     this.#expiredTokens.add(token);
@@ -680,6 +701,7 @@ export class FakeDiscord {
   /** Closes the HTTP and WebSocket servers and every socket. */
   async close(): Promise<void> {
     for (const waiter of [...this.#waiters]) waiter.cancel(new Error('FakeDiscord: closed while waiting for a request'));
+    for (const drop of this.#held) drop();
     for (const connection of this.#connections) connection.socket.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     this.#server.closeAllConnections();
@@ -903,6 +925,22 @@ export class FakeDiscord {
     if (parsed) {
       record.body = parsed.body;
       record.files = parsed.files;
+    }
+
+    const hold = this.#holds.find((h) => h.match(record));
+    if (hold) {
+      this.#holds.splice(this.#holds.indexOf(hold), 1);
+      let drop = () => {};
+      const released = await new Promise<boolean>((resolve) => {
+        drop = () => resolve(false);
+        this.#held.add(drop);
+        hold.arrived({ request: record, release: () => resolve(true), drop });
+      });
+      this.#held.delete(drop);
+      if (!released) {
+        res.destroy();
+        return;
+      }
     }
 
     let reply: Reply | ApiError;
