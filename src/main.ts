@@ -1,6 +1,6 @@
+import commandModules from '../commands/index.js';
 import { createBot } from './bot.js';
 import { ConfigError, loadConfigFromEnvironment, type Config } from './config.js';
-import commandModules from '../commands/index.js';
 import { loadCommands } from './discord/loadCommands.js';
 import { createLogger, errorContext } from './logger.js';
 

@@ -213,9 +213,10 @@ export class GenerationService {
   resumeUnfinished(target: ReplyTarget): number {
     const unfinished = this.#options.store.unfinished().filter((generation) => !this.#jobs.has(generation.id));
     for (const generation of unfinished) {
-      // This process's logger has never seen the token: register it before anything can quote it.
-      if (generation.interactionToken !== null && generation.tokenExpiresAt !== null) {
-        this.#options.logger.addSecret(generation.interactionToken, Math.max(0, generation.tokenExpiresAt - this.#now()));
+      // This process's logger has never seen the token: register it before anything can quote it (for a full
+      // lifetime from now, which outlasts whatever is left of it).
+      if (generation.interactionToken !== null) {
+        this.#options.logger.addSecret(generation.interactionToken, INTERACTION_TOKEN_LIFETIME_MS);
       }
       this.#options.logger.info('resuming generation', {
         generation: generation.id,
