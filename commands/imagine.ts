@@ -239,7 +239,8 @@ async function startGeneration(
   input: GenerationInput,
   parentId: number | null,
 ): Promise<void> {
-  requireChannelAccess(interaction);
+  const inThread = context.inThread(interaction.id);
+  requireChannelAccess(interaction, inThread);
   const admitted = context.generations.admit(
     {
       modelId: model.id as Generation['modelId'],
@@ -253,7 +254,7 @@ async function startGeneration(
       parentId,
       appPermissions: interaction.appPermissions.bitfield.toString(),
       attachmentSizeLimit: interaction.attachmentSizeLimit,
-      inThread: isInThread(interaction),
+      inThread,
     },
     settings.limits,
   );
@@ -305,16 +306,12 @@ function textField(interaction: ModalSubmitInteraction, customId: string): strin
 
 type StartingInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
 
-function isInThread(interaction: StartingInteraction): boolean {
-  return interaction.channel?.isThread() ?? false;
-}
-
 /**
  * Refuses up front, naming the permission, when the bot could not post results in this channel by itself
  * (Discord would answer 50013 Missing Permissions only after the member paid for the images).
  */
-function requireChannelAccess(interaction: StartingInteraction): void {
-  const missing = missingChannelPermissions(interaction.appPermissions, isInThread(interaction));
+function requireChannelAccess(interaction: StartingInteraction, inThread: boolean): void {
+  const missing = missingChannelPermissions(interaction.appPermissions, inThread);
   if (missing.length > 0) {
     throw new UserError(
       `I can't post images in this channel: I'm missing the ${missing.join(', ')} permission${missing.length > 1 ? 's' : ''}. ` +

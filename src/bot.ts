@@ -1,6 +1,7 @@
 import { Client, Events, Options, REST, RESTEvents, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Config } from './config.js';
 import { commandDefinition, type Command, type CommandContext } from './discord/command.js';
+import { InteractionChannels } from './discord/interactionChannels.js';
 import { DiscordReplyTarget } from './discord/replyTarget.js';
 import { syncCommands } from './discord/registration.js';
 import { createInteractionRouter } from './discord/router.js';
@@ -86,18 +87,30 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     });
   }
 
+  const channels = new InteractionChannels(client);
   let context: CommandContext | undefined;
   const contextFor = (): CommandContext => {
     if (context) return context;
     if (!client.isReady()) throw new Error('interaction received before the client was ready');
     const target = new DiscordReplyTarget({ client, interactionRest, store, logger });
-    context = { config, logger, client, generations, store, guildSettings, replyTarget: target };
+    context = {
+      config,
+      logger,
+      client,
+      generations,
+      store,
+      guildSettings,
+      replyTarget: target,
+      inThread: (interactionId) => channels.isThread(interactionId),
+    };
     return context;
   };
   let draining = false;
   const route = createInteractionRouter(commands, contextFor, logger, () => draining);
   client.on(Events.InteractionCreate, (interaction) => {
-    route(interaction).catch((error: unknown) => logger.error('interaction routing failed', errorContext(error)));
+    route(interaction)
+      .catch((error: unknown) => logger.error('interaction routing failed', errorContext(error)))
+      .finally(() => channels.forget(interaction.id));
   });
   client.on(Events.Error, (error) => logger.error('discord client error', errorContext(error)));
   client.on(Events.Warn, (message) => logger.warn('discord client warning', { detail: message }));

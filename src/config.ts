@@ -18,7 +18,7 @@ const NUMBERS = {
   IMAGE_MAX_BYTES: { min: 1024, max: 100 * 1024 * 1024, fallback: 25 * 1024 * 1024, unit: 'bytes' },
   SHUTDOWN_GRACE_SECONDS: { min: 0, max: 600, fallback: 20, unit: 'seconds' },
   USER_MAX_ACTIVE_JOBS: { min: 1, max: 50, fallback: 1, unit: 'jobs' },
-  USER_COOLDOWN_SECONDS: { min: 0, max: 86_400, fallback: 10, unit: 'seconds' },
+  USER_COOLDOWN_SECONDS: { min: 0, max: 86_400, fallback: 0, unit: 'seconds' },
   USER_DAILY_IMAGES: { min: 0, max: 100_000, fallback: 40, unit: 'images' },
   GUILD_DAILY_IMAGES: { min: 0, max: 1_000_000, fallback: 400, unit: 'images' },
   SAFETY_TOLERANCE_MIN: { min: 1, max: 6, fallback: 1, unit: '(1 strictest, 6 most permissive)' },

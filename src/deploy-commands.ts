@@ -1,4 +1,5 @@
 import { REST, Routes, type APIApplication } from 'discord.js';
+import commandModules from '../commands/index.js';
 import { commandData } from './bot.js';
 import { ConfigError, loadConfigFromEnvironment } from './config.js';
 import { loadCommands } from './discord/loadCommands.js';
@@ -26,7 +27,7 @@ async function deploy(): Promise<void> {
   const db = openDatabase(config.databasePath);
   try {
     const application = (await rest.get(Routes.currentApplication())) as APIApplication;
-    const commands = await loadCommands(new URL('../commands/', import.meta.url));
+    const commands = loadCommands(commandModules);
     await syncCommands({
       rest,
       applicationId: application.id,

@@ -1,3 +1,4 @@
+import commandModules from '../commands/index.js';
 import { createBot } from './bot.js';
 import { ConfigError, loadConfigFromEnvironment, type Config } from './config.js';
 import { loadCommands } from './discord/loadCommands.js';
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', errorContext(reason)));
   process.on('uncaughtException', (error) => logger.error('uncaught exception', errorContext(error)));
 
-  const commands = await loadCommands(new URL('../commands/', import.meta.url));
+  const commands = loadCommands(commandModules);
   const bot = createBot(config, { logger, commands });
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -27,6 +27,8 @@ describe('loadConfig', () => {
       falBaseUrl: undefined,
       guildId: undefined,
     });
+    // No cooldown by default: it would refuse a member rerolling a result the moment it arrives.
+    expect(config.limits).toMatchObject({ userMaxActiveJobs: 1, userCooldownSeconds: 0 });
     expect(Object.isFrozen(config)).toBe(true);
   });
 

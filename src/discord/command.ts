@@ -23,6 +23,8 @@ export interface CommandContext {
   readonly guildSettings: GuildSettingsStore;
   /** Where generations' progress and results go (their interaction replies, or the channel). */
   readonly replyTarget: ReplyTarget;
+  /** Whether an interaction came from a thread (from its payload: discord.js's `interaction.channel` is not filled). */
+  readonly inThread: (interactionId: string) => boolean;
 }
 
 export type ComponentInteraction = ButtonInteraction | ModalSubmitInteraction;

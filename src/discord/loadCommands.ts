@@ -1,22 +1,19 @@
-import { readdir } from 'node:fs/promises';
 import { isCommand, type Command } from './command.js';
 
 /**
- * Imports every command module in `directory` (one file per slash command) and refuses a module that does not
- * export a {@link Command} as its default, naming the file.
+ * Checks the command modules of `commands/index.ts` and keys them by name: a module that does not export a
+ * {@link Command} as its default, or a repeated name, stops start-up with a message that says which one.
  */
-export async function loadCommands(directory: URL): Promise<Map<string, Command>> {
-  const files = (await readdir(directory)).filter((file) => /\.(js|ts)$/.test(file) && !file.endsWith('.d.ts')).sort();
+export function loadCommands(modules: readonly unknown[]): Map<string, Command> {
   const commands = new Map<string, Command>();
-  for (const file of files) {
-    const module = (await import(new URL(file, directory).href)) as { default?: unknown };
-    if (!isCommand(module.default)) {
-      throw new Error(`commands/${file} does not export a command as default ({ data, execute })`);
+  for (const [index, module] of modules.entries()) {
+    if (!isCommand(module)) {
+      throw new Error(`command ${index + 1} in commands/index.ts is not a command ({ data, execute })`);
     }
-    if (commands.has(module.default.data.name)) {
-      throw new Error(`commands/${file} repeats the command name ${module.default.data.name}`);
+    if (commands.has(module.data.name)) {
+      throw new Error(`command ${index + 1} in commands/index.ts repeats the command name ${module.data.name}`);
     }
-    commands.set(module.default.data.name, module.default);
+    commands.set(module.data.name, module);
   }
   return commands;
 }

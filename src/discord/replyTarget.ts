@@ -33,7 +33,9 @@ export class ChannelUnavailable extends Error {
  * - after that (or when the reply was deleted), the result is posted in the channel with the bot token,
  *   mentioning the requester, if the bot's saved permissions allow it; otherwise the job fails and says why in
  *   the log. Channel posts carry a nonce Discord deduplicates, so a retried post never appears twice.
- * Images are fitted to the channel's upload limits first (re-encoded and split across messages as needed).
+ * Images are fitted to the channel's upload limits first (re-encoded and split across messages as needed). Each
+ * message of a result is recorded once Discord has it, so delivering again (a resume from `delivering`) posts
+ * only the missing parts; the first part edits the reply, which is safe to repeat.
  */
 export class DiscordReplyTarget implements ReplyTarget {
   readonly #client: Client<true>;
@@ -135,15 +137,26 @@ export class DiscordReplyTarget implements ReplyTarget {
     return this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'patch', route, auth: false }), lane, signal);
   }
 
-  /** First part edits the reply; further parts are followups. */
+  /**
+   * First part edits the reply (again, on a resume: progress edits may have replaced it); further parts are
+   * followups, each posted only if Discord does not have it yet (followups have no nonce to deduplicate them).
+   */
   async #sendToReply(generation: Generation, views: readonly ResultView[]): Promise<string> {
     const [first, ...rest] = views;
     if (!first) throw new Error('nothing to deliver');
+    const delivered = this.#store.deliveredParts(generation.id);
     const message = await this.#editReply(generation, first, 'urgent');
+    this.#store.recordPart(generation.id, 1, message.id, this.#now());
     const route = Routes.webhook(generation.applicationId, this.#token(generation));
     const query = makeURLSearchParams({ wait: true });
-    for (const view of rest) {
-      await this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query }), 'urgent');
+    for (const [index, view] of rest.entries()) {
+      const part = index + 2;
+      if (delivered.has(part)) continue;
+      const posted = await this.#pacer.run(
+        () => this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query }),
+        'urgent',
+      );
+      this.#store.recordPart(generation.id, part, posted.id, this.#now());
     }
     return message.id;
   }
@@ -153,16 +166,24 @@ export class DiscordReplyTarget implements ReplyTarget {
     if (missing.length > 0) {
       throw new ChannelUnavailable(`cannot post in channel ${generation.channelId}: missing ${missing.join(', ')}`);
     }
+    const delivered = kind === 'result' ? this.#store.deliveredParts(generation.id) : new Map<number, string>();
     let firstId: string | undefined;
     for (const [index, view] of views.entries()) {
+      const part = index + 1;
+      const known = delivered.get(part);
+      if (known !== undefined) {
+        firstId ??= known;
+        continue;
+      }
       const message = await this.#send(view, {
         rest: this.#client.rest,
         method: 'post',
         route: Routes.channelMessages(generation.channelId),
         auth: true,
         // Discord drops a second message with the same nonce (for a few minutes): no double post on retry.
-        extra: { nonce: `imagine-${generation.id}-${kind === 'result' ? index + 1 : 'f'}`, enforce_nonce: true },
+        extra: { nonce: `imagine-${generation.id}-${kind === 'result' ? part : 'f'}`, enforce_nonce: true },
       });
+      if (kind === 'result') this.#store.recordPart(generation.id, part, message.id, this.#now());
       firstId ??= message.id;
     }
     if (!firstId) throw new Error('nothing to deliver');

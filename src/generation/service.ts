@@ -216,6 +216,11 @@ export class GenerationService {
   resumeUnfinished(target: ReplyTarget): number {
     const unfinished = this.#options.store.unfinished().filter((generation) => !this.#jobs.has(generation.id));
     for (const generation of unfinished) {
+      // This process's logger has never seen the token: register it before anything can quote it (for a full
+      // lifetime from now, which outlasts whatever is left of it).
+      if (generation.interactionToken !== null) {
+        this.#options.logger.addSecret(generation.interactionToken, INTERACTION_TOKEN_LIFETIME_MS);
+      }
       this.#options.logger.info('resuming generation', {
         generation: generation.id,
         status: generation.status,
@@ -384,7 +389,9 @@ export class GenerationService {
           throw new DeliveryFailed(error);
         }
       });
-      store.markDone(generation.id, delivered.messageId, delivered.count, this.#now());
+      // fal bills the images it returned, which may be fewer than asked; the member's quota counts those delivered.
+      const costUsd = estimateCost(this.#options.prices, generation.modelId, generation.input.resolution, output.images.length);
+      store.markDone(generation.id, delivered.messageId, delivered.count, costUsd, this.#now());
       logger.info('generation delivered', { ...context, falRequestId: requestId, images: delivered.count });
     } catch (error) {
       await progress.stop();
@@ -516,6 +523,8 @@ function falInput(model: ImageModel, input: GenerationInput, outputFormat: Outpu
   return model.request.parse({ ...options, output_format: outputFormat, safety_tolerance: safetyTolerance ?? '4' });
 }
 
+/** Two progress states read the same to the member: same phase, and the same place in line where there is one. */
 function sameProgress(a: Progress, b: Progress): boolean {
-  return a.phase === b.phase && (a.phase !== 'queued' || b.phase !== 'queued' || a.position === b.position);
+  if (a.phase !== b.phase) return false;
+  return !('position' in a && 'position' in b) || a.position === b.position;
 }

@@ -60,6 +60,17 @@ const MIGRATIONS: readonly string[] = [
     updated_at    INTEGER NOT NULL
   );
   `,
+  // Each message of a result split across messages, once Discord has it: a retried delivery (or a resume from
+  // 'delivering') posts only the parts that are missing.
+  `
+  CREATE TABLE delivered_parts (
+    generation_id INTEGER NOT NULL REFERENCES generations(id),
+    part          INTEGER NOT NULL,
+    message_id    TEXT    NOT NULL,
+    delivered_at  INTEGER NOT NULL,
+    PRIMARY KEY (generation_id, part)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */

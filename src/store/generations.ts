@@ -160,6 +160,8 @@ export class GenerationStore {
   readonly #globalCost;
   readonly #createIfAllowed;
   readonly #activeOfMember;
+  readonly #parts;
+  readonly #recordPart;
 
   constructor(db: Db) {
     this.#insert = db.prepare(
@@ -178,9 +180,9 @@ export class GenerationStore {
       `UPDATE generations SET status = 'queued', fal_request_id = ?, submitted_at = ? WHERE id = ?`,
     );
     this.#status = db.prepare<[GenerationStatus, number]>('UPDATE generations SET status = ? WHERE id = ?');
-    this.#done = db.prepare<[{ messageId: string | null; images: number; at: number; id: number }]>(
+    this.#done = db.prepare<[{ messageId: string | null; images: number; costUsd: number; at: number; id: number }]>(
       `UPDATE generations SET status = 'done', message_id = @messageId, image_count = @images, quota_images = @images,
-         finished_at = @at, interaction_token = NULL WHERE id = @id`,
+         cost_usd = @costUsd, finished_at = @at, interaction_token = NULL WHERE id = @id`,
     );
     this.#failed = db.prepare<[GenerationStatus, string, number, number, number]>(
       `UPDATE generations SET status = ?, failure_kind = ?, finished_at = ?, interaction_token = NULL,
@@ -223,6 +225,13 @@ export class GenerationStore {
        WHERE dispatched_at >= ? GROUP BY guild_id, requester_id`,
     );
     this.#clearMessage = db.prepare<[number]>('UPDATE generations SET message_id = NULL WHERE id = ?');
+    this.#parts = db.prepare<[number], { part: number; message_id: string }>(
+      'SELECT part, message_id FROM delivered_parts WHERE generation_id = ? ORDER BY part',
+    );
+    this.#recordPart = db.prepare<[number, number, string, number]>(
+      `INSERT INTO delivered_parts (generation_id, part, message_id, delivered_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (generation_id, part) DO UPDATE SET message_id = excluded.message_id, delivered_at = excluded.delivered_at`,
+    );
   }
 
   create(generation: NewGeneration): Generation {
@@ -309,9 +318,12 @@ export class GenerationStore {
     this.#status.run(status, id);
   }
 
-  /** Final states erase the interaction token: it is only kept while the job needs it. */
-  markDone(id: number, messageId: string | null, imageCount: number, at: number): void {
-    this.#done.run({ messageId, images: imageCount, at, id });
+  /**
+   * Final states erase the interaction token: it is only kept while the job needs it. Usage and cost are settled
+   * here: `imageCount` images delivered (the member's quota), `costUsd` for the images fal returned (its bill).
+   */
+  markDone(id: number, messageId: string | null, imageCount: number, costUsd: number, at: number): void {
+    this.#done.run({ messageId, images: imageCount, costUsd, at, id });
   }
 
   /**
@@ -335,6 +347,16 @@ export class GenerationStore {
   /** When each (guild, member) last had a job sent to fal, since `since`: what fair scheduling rotates on. */
   lastDispatches(since: number): Array<{ guildId: string | null; requesterId: string; at: number }> {
     return this.#lastDispatches.all(since).map((row) => ({ guildId: row.guild_id, requesterId: row.requester_id, at: row.at }));
+  }
+
+  /** The messages of a result Discord already has, by part (1 = the first message): what a resume must not post again. */
+  deliveredParts(id: number): Map<number, string> {
+    return new Map(this.#parts.all(id).map((row) => [row.part, row.message_id]));
+  }
+
+  /** Records one part of a result the moment Discord has accepted it. */
+  recordPart(id: number, part: number, messageId: string, at: number): void {
+    this.#recordPart.run(id, part, messageId, at);
   }
 
   /** Forgets the result message (after a member deleted it); the row stays for history and rerolls. */

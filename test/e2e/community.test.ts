@@ -1,7 +1,7 @@
 import { ApplicationCommandOptionType as T, PermissionFlagsBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import settingsCommand from '../../commands/imagine-settings.js';
-import type { ChatInputOption, FakeUser, InteractionPayload } from '../fakes/discord.js';
+import type { ChatInputOption, FakeUser, InteractionPayload, RecordedRequest } from '../fakes/discord.js';
 import { contentOf, customIds, isCallback, isFinalEdit, isOriginalEdit, startWorld, waitForLog, type World } from './world.js';
 
 /** Community servers: the bot's fair queue, limits and caps, admin settings and usage, end to end. */
@@ -103,6 +103,33 @@ describe('fair local queue', () => {
     await world.discord.waitForRequest(isFinalEdit(second.token));
   });
 
+  it('counts a member’s place in line down while the jobs ahead of theirs finish', async () => {
+    world = await startWorld({ FAL_CONCURRENCY: '1' });
+    world.fal.defaultPlan = { hold: true };
+    const dave: FakeUser = { id: '200000000000000004', username: 'dave' };
+    const members = [alice, bob, carol, dave];
+    const interactions = [];
+    for (const user of members) {
+      const interaction = imagine(`from ${user.username}`, { user });
+      await accepted(interaction);
+      interactions.push(interaction);
+    }
+    const last = interactions[3];
+    if (!last) throw new Error('no fourth interaction');
+    const reads = (position: number) => (r: RecordedRequest) => isOriginalEdit(last.token)(r) && contentOf(r.body).includes(`position ${position} in line`);
+    await world.discord.waitForRequest(reads(3));
+    for (let n = 1; n <= 3; n += 1) {
+      world.fal.release((await world.fal.waitForSubmission(n)).requestId);
+      if (n < 3) await world.discord.waitForRequest(reads(3 - n));
+    }
+    world.fal.release((await world.fal.waitForSubmission(4)).requestId);
+    await world.discord.waitForRequest(isFinalEdit(last.token));
+    const positions = world.discord.requests
+      .filter((r) => isOriginalEdit(last.token)(r))
+      .flatMap((r) => /position (\d+) in line/.exec(contentOf(r.body))?.[1] ?? []);
+    expect(positions).toEqual(['3', '2', '1']);
+  });
+
   it('lets a member cancel a job that is still waiting in line, at no cost', async () => {
     world = await startWorld({ FAL_CONCURRENCY: '1', USER_DAILY_IMAGES: '1' });
     world.fal.defaultPlan = { hold: true };
@@ -159,6 +186,18 @@ describe('limits', () => {
     await accepted(imagine('one'));
     expect(await refusal(imagine('two'))).toContain('You already have a job running');
     await accepted(imagine('bob is fine', { user: bob }));
+  });
+
+  it('lets a member reroll their own result the moment it arrives, with the default limits', async () => {
+    // Empty means default: the world's generous test limits are set aside for the two that matter here.
+    world = await startWorld({ USER_COOLDOWN_SECONDS: '', USER_MAX_ACTIVE_JOBS: '' });
+    const original = imagine('quick model');
+    await world.discord.waitForRequest(isFinalEdit(original.token));
+    await waitForLog(world, 'generation delivered');
+    const reroll = click(original, 'imagine:new:1', alice);
+    await accepted(reroll);
+    await world.discord.waitForRequest(isFinalEdit(reroll.token));
+    expect(world.fal.submissions).toHaveLength(2);
   });
 
   it('enforces the cooldown and says when it ends', async () => {
@@ -328,6 +367,22 @@ describe('/imagine-settings', () => {
 });
 
 describe('/imagine-usage', () => {
+  it('counts the images fal returned, not the images asked for, in usage and cost', async () => {
+    world = await startWorld({ USER_DAILY_IMAGES: '10', IMAGEN_PRICES: 'nano-banana-2=0.04' });
+    world.fal.defaultPlan = { imagesReturned: 2 };
+    const short = imagine('four asked, two made', { num: 4 });
+    await world.discord.waitForRequest(isFinalEdit(short.token));
+    await waitForLog(world, 'generation delivered');
+    expect(world.bot.store.require(1)).toMatchObject({ imageCount: 2, quotaImages: 2, costUsd: 0.08 });
+
+    const admin = world.discord.chatInput({ name: 'imagine-usage', user: carol, memberPermissions: ADMIN });
+    world.discord.dispatchInteraction(admin);
+    expect(await settingsReply(admin)).toContain('Today: 1 jobs, 2 images, $0.08');
+    const mine = world.discord.chatInput({ name: 'imagine-usage', user: alice });
+    world.discord.dispatchInteraction(mine);
+    expect(await settingsReply(mine)).toContain('**Your images today:** 2 of 10');
+  });
+
   it('shows a member what is left and what is queued, and admins the server’s totals and spend', async () => {
     world = await startWorld({ USER_DAILY_IMAGES: '10', FAL_CONCURRENCY: '1', IMAGEN_PRICES: 'nano-banana-2=0.04' });
     const done = imagine('done', { num: 2 });

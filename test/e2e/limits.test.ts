@@ -116,6 +116,47 @@ describe('Discord faults when posting the result', () => {
     expect(world.fal.submissions).toHaveLength(0);
   });
 
+  describe.each([
+    { kind: 'public', type: 11 },
+    { kind: 'private', type: 12 },
+  ])('in a $kind thread', ({ type }) => {
+    const P = PermissionFlagsBits;
+    function inThread(w: World, appPermissions: bigint) {
+      const threadId = '800000000000000001';
+      w.discord.setChannel(threadId, { type, parentId: w.discord.channelId, botPermissions: appPermissions });
+      const interaction = w.discord.chatInput({
+        name: 'imagine',
+        channelId: threadId,
+        appPermissions: String(appPermissions),
+        options: [{ name: 'prompt', type: T.String, value: 'a fox in a thread' }],
+      });
+      w.discord.dispatchInteraction(interaction);
+      return interaction;
+    }
+
+    it('checks Send Messages in Threads before starting', async () => {
+      world = await startWorld();
+      const interaction = inThread(world, P.ViewChannel | P.SendMessages | P.AttachFiles);
+      const answer = await world.discord.waitForRequest(isCallback(interaction.id));
+      expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Send Messages in Threads permission') } });
+      expect(world.fal.submissions).toHaveLength(0);
+    });
+
+    it('needs no Send Messages there, and posts the result in the thread once the token expired', async () => {
+      world = await startWorld();
+      world.fal.enqueuePlan({ hold: true });
+      const interaction = inThread(world, P.ViewChannel | P.SendMessagesInThreads | P.AttachFiles);
+      expect((await world.discord.waitForRequest(isCallback(interaction.id))).body).toMatchObject({ type: 5 });
+      const submission = await world.fal.waitForSubmission(1);
+      expect(world.bot.store.require(1).inThread).toBe(true);
+      world.discord.expireToken(interaction.token);
+      world.fal.release(submission.requestId);
+      const post = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path === `/channels/${interaction.channel_id}/messages`);
+      expect(post.status).toBe(200);
+      expect(post.files).toHaveLength(1);
+    });
+  });
+
   it('posts in the channel when the interaction token expired during the job', async () => {
     world = await startWorld();
     (await jobWithExpiredToken(world)).release();

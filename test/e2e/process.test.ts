@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { ApplicationCommandOptionType as T } from 'discord.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BotProcess, MAIN } from './botProcess.js';
+import type { RecordedRequest } from '../fakes/discord.js';
 import { assertNoSecrets, contentOf, isCallback, isFinalEdit, startFakes, type Fakes } from './world.js';
 
 /**
@@ -88,6 +89,45 @@ describe('crash and restart (SIGKILL)', () => {
     const finalEdits = fakes.discord.requests.filter(isFinalEdit(interaction.token));
     expect(finalEdits).toHaveLength(1);
   });
+
+  it('resumes a result split across messages by posting only the parts Discord does not have yet', async () => {
+    // Asked at 1K (the bot asks fal for PNG), served as four 2048x2048 noise PNGs (about 12 MiB each, more than
+    // expected) under a 50 MiB file limit: one image per message (25 MiB request cap).
+    fakes = await startFakes({}, { fileSizeLimit: 50 * 1024 * 1024 });
+    const f = fakes;
+    f.fal.enqueuePlan({ images: { width: 2048, height: 2048, noise: true } });
+    const first = await startBot();
+    const interaction = f.discord.chatInput({
+      name: 'imagine',
+      options: [
+        { name: 'prompt', type: T.String, value: 'four big ones' },
+        { name: 'num_images', type: T.Integer, value: 4 },
+        { name: 'resolution', type: T.String, value: '1K' },
+      ],
+    });
+    const isFollowup = (r: RecordedRequest) => r.method === 'POST' && r.path === `/webhooks/${f.discord.applicationId}/${interaction.token}`;
+    const partsPosted = () =>
+      [...f.discord.messages.values()]
+        .filter((m) => m.interactionToken === interaction.token)
+        .flatMap((m) => m.attachments.map((a) => a.filename))
+        .sort();
+    // Parts 1 (the reply) and 2 reach Discord; the bot dies while part 3 is on its way.
+    const third = f.discord.holdNext((r) => isFollowup(r) && contentOf(r.body).includes('Part 3 of 4'));
+    f.discord.dispatchInteraction(interaction);
+    const held = await third;
+    await first.kill('SIGKILL');
+    held.drop();
+    expect(row(1)).toMatchObject({ status: 'delivering' });
+    expect(partsPosted()).toEqual(['imagen-1-1.png', 'imagen-1-2.png']);
+
+    const second = await startBot();
+    await second.waitForLog('generation delivered', 60_000);
+    expect(row(1)).toMatchObject({ status: 'done' });
+    expect(partsPosted()).toEqual(['imagen-1-1.png', 'imagen-1-2.png', 'imagen-1-3.png', 'imagen-1-4.png']);
+    const followups = f.discord.requests.filter((r) => isFollowup(r) && r.status === 200).map((r) => /Part (\d) of 4/.exec(contentOf(r.body))?.[1]);
+    expect(followups).toEqual(['2', '3', '4']);
+    expect(f.fal.submissions).toHaveLength(1);
+  }, 120_000);
 
   it('submits on restart a job that was deferred but never reached fal', async () => {
     fakes = await startFakes();

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import commandModules from '../../commands/index.js';
 import { createBot, type Bot } from '../../src/bot.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { Command } from '../../src/discord/command.js';
 import { loadCommands } from '../../src/discord/loadCommands.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeDiscord, type RecordedRequest } from '../fakes/discord.js';
@@ -26,8 +26,6 @@ export interface World {
   restart(graceMs?: number): Promise<void>;
   close(): Promise<void>;
 }
-
-let commandsPromise: Promise<Map<string, Command>> | undefined;
 
 /** The loopback fakes, a temp dir for the database, and the environment that points a bot at them. */
 export interface Fakes {
@@ -89,8 +87,7 @@ export async function startWorld(env: Record<string, string> = {}, options: { fi
     secrets: [config.discordToken, config.falKey],
     write: (line) => logs.push(line),
   });
-  commandsPromise ??= loadCommands(new URL('../../commands/', import.meta.url));
-  const commands = await commandsPromise;
+  const commands = loadCommands(commandModules);
   const newBot = async () => {
     const bot = createBot(config, { logger, commands });
     await bot.start();

@@ -370,6 +370,44 @@ describe('FakeDiscord with the real discord.js Client', () => {
     expect(apiErrorOf(await unknown.catch((e: unknown) => e)).code).toBe(10003);
   });
 
+  it('sends a thread as the interaction’s partial channel, and posts there need Send Messages in Threads', async () => {
+    const client = await login();
+    const P = PermissionFlagsBits;
+    for (const type of [11, 12]) {
+      const thread = snowflake();
+      fake.setChannel(thread, { type, parentId: fake.channelId, botPermissions: P.ViewChannel | P.SendMessages });
+      const payload = fake.chatInput({ name: 'imagine', channelId: thread });
+      expect(payload['channel']).toMatchObject({ id: thread, type, parent_id: fake.channelId, thread_metadata: { archived: false } });
+      const post = client.rest.post(Routes.channelMessages(thread), { body: { content: 'hello' } });
+      expect(apiErrorOf(await post.catch((e: unknown) => e)).code).toBe(50013);
+      fake.setChannel(thread, { type, parentId: fake.channelId, botPermissions: P.ViewChannel | P.SendMessagesInThreads });
+      expect(await client.rest.post(Routes.channelMessages(thread), { body: { content: 'hello' } })).toMatchObject({ channel_id: thread });
+    }
+    expect(() => fake.setChannel(snowflake(), { type: 11 })).toThrow(/parent/);
+  });
+
+  it('holds a request unanswered and without effect until released, or drops it', async () => {
+    const client = await login();
+    const isPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${fake.channelId}/messages`;
+    const held = fake.holdNext(isPost);
+    const sent = client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'held' } });
+    const { request, release } = await held;
+    expect(request.body).toMatchObject({ content: 'held' });
+    expect([...fake.messages.values()].some((m) => m.content === 'held')).toBe(false);
+    release();
+    expect(await sent).toMatchObject({ content: 'held' });
+
+    const dropped = fake.holdNext(isPost);
+    const lost = fetch(`${fake.apiUrl}/v10/channels/${fake.channelId}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bot ${fake.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'lost' }),
+    });
+    (await dropped).drop();
+    await expect(lost).rejects.toThrow();
+    expect([...fake.messages.values()].some((m) => m.content === 'lost')).toBe(false);
+  });
+
   it('records unknown routes as 404', async () => {
     const client = await login();
     await expect(client.rest.get('/nothing/here' as `/${string}`)).rejects.toThrow();

@@ -123,11 +123,22 @@ export interface FakeInteractionState {
   expired: boolean;
 }
 
+/** A request {@link FakeDiscord.holdNext} is holding: not acted on, not answered. */
+export interface HeldRequest {
+  readonly request: RecordedRequest;
+  /** Handles the request as usual and answers it. */
+  release(): void;
+  /** Cuts the connection: the request never takes effect. */
+  drop(): void;
+}
+
 export interface FakeChannel {
   id: string;
-  /** 0 GUILD_TEXT, 1 DM, 3 GROUP_DM, 11 PUBLIC_THREAD ... */
+  /** 0 GUILD_TEXT, 1 DM, 3 GROUP_DM, 10 ANNOUNCEMENT_THREAD, 11 PUBLIC_THREAD, 12 PRIVATE_THREAD ... */
   type: number;
   guildId: string | null;
+  /** The channel a thread belongs to (null for every other channel). */
+  parentId: string | null;
   /** What the bot may do there (bot-token routes are checked against it). */
   botPermissions: bigint;
 }
@@ -279,6 +290,38 @@ function isObject(value: unknown): value is Json {
 
 function randomToken(prefix: string, bytes: number): string {
   return `${prefix}${randomBytes(bytes).toString('base64url')}`;
+}
+
+/** Discord's thread channel types: ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD. */
+const THREAD_TYPES = new Set([10, 11, 12]);
+
+/**
+ * A thread as Discord serializes it (https://discord.com/developers/docs/resources/channel#thread-metadata-object):
+ * its parent channel, owner, counts and metadata; `invitable` exists only on private threads.
+ */
+function threadChannel(channel: FakeChannel): Json {
+  return {
+    id: channel.id,
+    type: channel.type,
+    guild_id: channel.guildId,
+    parent_id: channel.parentId,
+    name: channel.type === 12 ? 'private ideas' : 'ideas',
+    owner_id: DEFAULT_USER.id,
+    flags: 0,
+    last_message_id: null,
+    rate_limit_per_user: 0,
+    message_count: 0,
+    member_count: 1,
+    total_message_sent: 0,
+    thread_metadata: {
+      archived: false,
+      auto_archive_duration: 1440,
+      archive_timestamp: new Date(0).toISOString(),
+      locked: false,
+      create_timestamp: new Date(0).toISOString(),
+      ...(channel.type === 12 ? { invitable: true } : {}),
+    },
+  };
 }
 
 /** A guild text channel as Discord serializes it (every test server has one 'general' channel like this). */
@@ -435,6 +478,9 @@ export class FakeDiscord {
   readonly #heartbeatInterval: number;
   readonly #ownerId = snowflake();
   readonly #failures: Failure[] = [];
+  readonly #holds: Array<{ match: (request: RecordedRequest) => boolean; arrived: (held: HeldRequest) => void }> = [];
+  /** Drops of the requests being held, run on close. */
+  readonly #held = new Set<() => void>();
   readonly #waiters = new Set<Waiter>();
   readonly #readyWaiters: Array<() => void> = [];
   readonly #connections = new Set<GatewayConnection>();
@@ -466,6 +512,7 @@ export class FakeDiscord {
       id: this.channelId,
       type: 0,
       guildId: this.guildId,
+      parentId: null,
       botPermissions: DEFAULT_APP_PERMISSIONS,
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -589,6 +636,15 @@ export class FakeDiscord {
     this.#failures.push({ match, failure, remaining: count });
   }
 
+  /**
+   * Holds the next matching request as if it were still on its way: the fake neither acts on it nor answers it
+   * until the test calls `release()` (then it is handled as usual) or `drop()` (the connection is cut and the
+   * request never took effect). Resolves once the request has arrived. For crashing a client mid-request.
+   */
+  holdNext(match: (request: RecordedRequest) => boolean): Promise<HeldRequest> {
+    return new Promise((arrived) => this.#holds.push({ match, arrived }));
+  }
+
   /** Expires an interaction token: its webhook calls then answer 401 50027 Invalid Webhook Token. */
   expireToken(token: string): void {
     this.#expiredTokens.add(token);
@@ -596,11 +652,19 @@ export class FakeDiscord {
   }
 
   /** Adds or replaces a channel the bot can (or cannot) post in with its own token. */
-  setChannel(id: string, options: { type?: number; guildId?: string | null; botPermissions?: bigint } = {}): FakeChannel {
+  setChannel(
+    id: string,
+    options: { type?: number; guildId?: string | null; botPermissions?: bigint; parentId?: string } = {},
+  ): FakeChannel {
+    const type = options.type ?? 0;
+    if (THREAD_TYPES.has(type) !== (options.parentId !== undefined)) {
+      throw new Error('FakeDiscord: a thread needs its parent channel, and only a thread has one');
+    }
     const channel: FakeChannel = {
       id,
-      type: options.type ?? 0,
+      type,
       guildId: options.guildId === undefined ? this.guildId : options.guildId,
+      parentId: options.parentId ?? null,
       botPermissions: options.botPermissions ?? DEFAULT_APP_PERMISSIONS,
     };
     this.channels.set(id, channel);
@@ -637,6 +701,7 @@ export class FakeDiscord {
   /** Closes the HTTP and WebSocket servers and every socket. */
   async close(): Promise<void> {
     for (const waiter of [...this.#waiters]) waiter.cancel(new Error('FakeDiscord: closed while waiting for a request'));
+    for (const drop of this.#held) drop();
     for (const connection of this.#connections) connection.socket.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     this.#server.closeAllConnections();
@@ -740,8 +805,12 @@ export class FakeDiscord {
       });
     }
     const owners: Json = install === 'guild' ? { '0': guildId ?? '0' } : { '1': user.id };
+    const known = this.channels.get(channelId);
     const channel: Json = guildId
-      ? { ...guildTextChannel(channelId, guildId, 0), permissions: memberPermissions }
+      ? {
+          ...(known && THREAD_TYPES.has(known.type) ? threadChannel(known) : guildTextChannel(channelId, guildId, known?.type ?? 0)),
+          permissions: memberPermissions,
+        }
       : {
           id: channelId,
           type: channelType,
@@ -856,6 +925,22 @@ export class FakeDiscord {
     if (parsed) {
       record.body = parsed.body;
       record.files = parsed.files;
+    }
+
+    const hold = this.#holds.find((h) => h.match(record));
+    if (hold) {
+      this.#holds.splice(this.#holds.indexOf(hold), 1);
+      let drop = () => {};
+      const released = await new Promise<boolean>((resolve) => {
+        drop = () => resolve(false);
+        this.#held.add(drop);
+        hold.arrived({ request: record, release: () => resolve(true), drop });
+      });
+      this.#held.delete(drop);
+      if (!released) {
+        res.destroy();
+        return;
+      }
     }
 
     let reply: Reply | ApiError;
@@ -1277,12 +1362,16 @@ export class FakeDiscord {
       body:
         channel.type === 1
           ? { id: channel.id, type: 1, flags: 0, last_message_id: null, recipients: [fullUser(DEFAULT_USER)] }
-          : { ...guildTextChannel(channel.id, channel.guildId, channel.type), permission_overwrites: [] },
+          : THREAD_TYPES.has(channel.type)
+            ? threadChannel(channel)
+            : { ...guildTextChannel(channel.id, channel.guildId, channel.type), permission_overwrites: [] },
     }));
   }
 
   #createChannelMessage(ctx: RequestContext): Reply | ApiError {
-    const needs = P.SendMessages | (ctx.record.files.length > 0 ? P.AttachFiles : 0n);
+    // In a thread, Send Messages in Threads stands in for Send Messages.
+    const inThread = THREAD_TYPES.has(this.channels.get(ctx.params['channel_id'] ?? '')?.type ?? 0);
+    const needs = (inThread ? P.SendMessagesInThreads : P.SendMessages) | (ctx.record.files.length > 0 ? P.AttachFiles : 0n);
     return this.#withChannel(ctx, needs, (channel) => {
       const body = isObject(ctx.record.body) ? ctx.record.body : {};
       if (typeof body['flags'] === 'number' && (body['flags'] & FLAG_EPHEMERAL) !== 0) {

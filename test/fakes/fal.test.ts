@@ -328,7 +328,7 @@ describe('FakeFal serves the Gemini models as fal publishes them', () => {
       ['webp', 'image/webp', (b: Buffer) => b.toString('latin1', 8, 12) === 'WEBP'],
       ['png', 'image/png', (b: Buffer) => b.subarray(0, 8).equals(PNG_SIGNATURE)],
     ] as const) {
-      fake.enqueuePlan({ returnImages: 1 });
+      fake.enqueuePlan({ imagesReturned: 1 });
       const { data } = await fal.subscribe(PRO, { input: { prompt: 'x', num_images: 3, output_format: format }, pollInterval: 5 });
       expect(data.images).toHaveLength(1);
       expect(data.images[0]?.content_type).toBe(contentType);

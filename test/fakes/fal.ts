@@ -19,7 +19,8 @@
  * - Deterministic: a job moves one step per status poll, never by wall-clock, so tests need no sleeps.
  * - Real bytes: result image URLs point back at this server, which serves valid PNGs (./png.ts).
  *
- * Protocol facts: /work/shared/reference/fal-queue.md and https://docs.fal.ai/model-endpoints/queue.
+ * Protocol facts: https://docs.fal.ai/model-endpoints/queue and the @fal-ai/client 1.10 sources (`src/queue.ts`,
+ * `src/request.ts`, `src/response.ts`).
  * Choices where upstream behaviour is unconfirmed are marked "UNCONFIRMED" below.
  */
 import { randomInt, randomUUID } from 'node:crypto';
@@ -87,8 +88,8 @@ export interface FalJobPlan {
   holdImages?: boolean;
   /** Seed echoed in an Imagen 4 result (default: input.seed, else random); the Gemini models echo none. */
   seed?: number;
-  /** Return this many images instead of num_images (fal returning fewer than asked). */
-  returnImages?: number;
+  /** The result holds only this many images when fewer than `num_images` (fal returns what it made). */
+  imagesReturned?: number;
 }
 
 /** An HTTP error answer, served verbatim: JSON body unless it is a string/Buffer or headers set content-type. */
@@ -464,7 +465,7 @@ export class FakeFal {
       logs: [],
       statusErrorsLeft: plan.statusError ? (plan.statusError.times ?? Infinity) : 0,
       resultErrorsLeft: plan.resultError ? (plan.resultError.times ?? Infinity) : 0,
-      numImages: typeof body['num_images'] === 'number' ? body['num_images'] : 1,
+      numImages: Math.min(typeof body['num_images'] === 'number' ? body['num_images'] : 1, plan.imagesReturned ?? Infinity),
       image: { width: plan.images?.width ?? 64, height: plan.images?.height ?? 64, noise: plan.images?.noise ?? false },
       seed: plan.seed ?? (typeof inputSeed === 'number' ? inputSeed : randomInt(0, 2 ** 31 - 1)),
       unsafe: prompt.includes(UNSAFE_MARKER),
@@ -612,7 +613,7 @@ export class FakeFal {
       return;
     }
     const format = FORMATS[job.format];
-    const count = job.submission.plan.returnImages ?? job.numImages;
+    const count = job.numImages;
     const images = await Promise.all(
       Array.from({ length: count }, async (_, index) => {
         const bytes = await this.imageBytes(job, index);
@@ -653,7 +654,7 @@ export class FakeFal {
 
   private async handleImage(ex: Exchange, requestId: string, index: number, extension: string): Promise<void> {
     const job = this.jobs.get(requestId);
-    const count = job ? (job.submission.plan.returnImages ?? job.numImages) : 0;
+    const count = job?.numImages ?? 0;
     if (
       job === undefined ||
       index >= count ||

@@ -12,15 +12,14 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import ajvFormats from 'ajv-formats';
 
-/** Where the spec may live: `DISCORD_OPENAPI_SPEC`, a vendored copy beside this file, or the shared reference. */
+/**
+ * Where the spec may live: `DISCORD_OPENAPI_SPEC` (e.g. a newer snapshot of discord/discord-api-spec's
+ * `specs/openapi.json`), else the copy vendored beside this file.
+ */
 function specCandidates(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const fromEnv = process.env['DISCORD_OPENAPI_SPEC'];
-  return [
-    ...(fromEnv ? [fromEnv] : []),
-    join(here, 'discord-openapi.json'),
-    join(here, '..', '..', '..', 'shared', 'reference', 'discord-openapi.json'),
-  ];
+  return [...(fromEnv ? [fromEnv] : []), join(here, 'discord-openapi.json')];
 }
 
 type JsonObject = Record<string, unknown>;

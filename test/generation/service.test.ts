@@ -1,0 +1,174 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFal } from '../../src/fal/client.js';
+import type { DownloadedImage } from '../../src/generation/images.js';
+import { GenerationService, type Failure, type GenerationRequest, type Progress, type ReplyTarget } from '../../src/generation/service.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import { openDatabase, type Db } from '../../src/store/database.js';
+import { GenerationStore, type Generation } from '../../src/store/generations.js';
+import { FakeFal } from '../fakes/fal.js';
+
+/**
+ * The job lifecycle through its reply-target port: a real SQLite store, the real fal client against the fake
+ * fal queue, and a target that records what each member would read.
+ */
+class RecordingTarget implements ReplyTarget {
+  readonly progressOf = new Map<number, Progress[]>();
+  readonly delivered = new Map<number, number>();
+  readonly failed = new Map<number, Failure>();
+  #waiters: Array<() => void> = [];
+
+  async progress(generation: Generation, progress: Progress): Promise<void> {
+    this.progressOf.set(generation.id, [...(this.progressOf.get(generation.id) ?? []), progress]);
+    this.#notify();
+  }
+
+  async deliver(generation: Generation, images: readonly DownloadedImage[]): Promise<string | null> {
+    this.delivered.set(generation.id, images.length);
+    this.#notify();
+    return `message-${generation.id}`;
+  }
+
+  async fail(generation: Generation, failure: Failure): Promise<void> {
+    this.failed.set(generation.id, failure);
+    this.#notify();
+  }
+
+  /** Resolves once `check` holds (re-checked after every call the service makes). */
+  async until(check: () => boolean): Promise<void> {
+    while (!check()) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  #notify(): void {
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+}
+
+const LIMITS = { userMaxActiveJobs: 5, userCooldownSeconds: 0, userDailyImages: 100, guildDailyImages: 1000, guildDailyBudgetUsd: 100 };
+
+interface Harness {
+  fal: FakeFal;
+  db: Db;
+  store: GenerationStore;
+  lines: string[];
+  logger: Logger;
+  service(logger?: Logger): GenerationService;
+  close(): Promise<void>;
+}
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+async function startHarness(options: { concurrency?: number } = {}): Promise<Harness> {
+  const fal = await FakeFal.start();
+  const dir = mkdtempSync(join(tmpdir(), 'imagen-service-'));
+  const db = openDatabase(join(dir, 'imagine.sqlite'));
+  const store = new GenerationStore(db);
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', secrets: [fal.key], write: (line) => lines.push(line) });
+  const services: GenerationService[] = [];
+  return {
+    fal,
+    db,
+    store,
+    lines,
+    logger,
+    service(serviceLogger = logger) {
+      const service = new GenerationService({
+        store,
+        fal: createFal({ key: fal.key, baseUrl: fal.baseUrl }),
+        logger: serviceLogger,
+        pollIntervalMs: 5,
+        jobTimeoutMs: 60_000,
+        download: { timeoutMs: 10_000, maxBytes: 10 * 1024 * 1024 },
+        concurrency: options.concurrency ?? 4,
+        prices: {},
+        dailyBudgetUsd: 1000,
+        progressIntervalMs: 0,
+      });
+      services.push(service);
+      return service;
+    },
+    async close() {
+      for (const service of services) await service.drain(0);
+      db.close();
+      await fal.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function request(member: number, prompt: string): GenerationRequest {
+  return {
+    modelId: 'imagen4',
+    input: { prompt, aspect_ratio: '1:1', num_images: 1, seed: 7 },
+    requesterId: `20000000000000000${member}`,
+    guildId: '300000000000000001',
+    channelId: '300000000000000002',
+    applicationId: '300000000000000003',
+    interactionToken: `interaction-token-of-member-${member}-${'x'.repeat(40)}`,
+    interactionCreatedAt: Date.now(),
+    parentId: null,
+    appPermissions: '0',
+    attachmentSizeLimit: null,
+    inThread: false,
+  };
+}
+
+function admit(service: GenerationService, member: number, prompt: string): Generation {
+  const admitted = service.admit(request(member, prompt), LIMITS);
+  if (!admitted.ok) throw new Error(`refused: ${JSON.stringify(admitted.refusal)}`);
+  return admitted.generation;
+}
+
+const positions = (progress: readonly Progress[] | undefined) =>
+  (progress ?? []).flatMap((p) => (p.phase === 'waiting' ? [p.position] : []));
+
+describe('GenerationService, through its reply target', () => {
+  it('counts a waiting member’s place in line down as the jobs ahead of them finish', async () => {
+    harness = await startHarness({ concurrency: 1 });
+    const service = harness.service();
+    const target = new RecordingTarget();
+    harness.fal.defaultPlan = { hold: true };
+    const jobs = [1, 2, 3, 4].map((member) => admit(service, member, `member ${member}`));
+    for (const job of jobs) void service.start(job, target);
+    const fourth = jobs[3]?.id ?? 0;
+    await target.until(() => positions(target.progressOf.get(fourth)).includes(3));
+
+    for (let n = 1; n <= 3; n += 1) {
+      const submission = await harness.fal.waitForSubmission(n);
+      harness.fal.release(submission.requestId);
+      // The fourth member reads 3, then 2, then 1, then their job is sent to fal.
+      if (n < 3) await target.until(() => positions(target.progressOf.get(fourth)).includes(3 - n));
+    }
+    await target.until(() => target.delivered.size === 3);
+    harness.fal.release((await harness.fal.waitForSubmission(4)).requestId);
+    await target.until(() => target.delivered.size === 4);
+    expect(positions(target.progressOf.get(fourth))).toEqual([3, 2, 1]);
+  });
+
+  it('keeps the interaction tokens of resumed jobs out of its logs', async () => {
+    harness = await startHarness();
+    const first = harness.service();
+    harness.fal.defaultPlan = { hold: true };
+    const job = admit(first, 1, 'outlives its process');
+    const token = job.interactionToken ?? '';
+    void first.start(job, new RecordingTarget());
+    await harness.fal.waitForSubmission(1);
+    await first.drain(0);
+
+    // The next process: a new logger that has never seen the token.
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', write: (line) => lines.push(line) });
+    const next = harness.service(logger);
+    expect(next.resumeUnfinished(new RecordingTarget())).toBe(1);
+    logger.error('a Discord error that quotes its route', { url: `/webhooks/app/${token}/messages/@original` });
+    expect(lines.join('\n')).not.toContain(token);
+    expect(lines.join('\n')).toContain('[redacted]');
+  });
+});
