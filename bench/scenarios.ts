@@ -263,7 +263,7 @@ function politeness(records: readonly JobRecord[], pollMs: number): PolitenessSu
     restCallsPerJobMax: max(records.map((r) => r.restCalls)),
     progressEditsPerJobMean: round(mean(records.map((r) => r.progressEdits)), 2),
     progressEditsPerJobMax: max(records.map((r) => r.progressEdits)),
-    minProgressEditGapMs: round(min(records.map((r) => r.minEditGapMs))),
+    minProgressEditGapMs: minGap(records.map((r) => r.minEditGapMs)),
     closestEditsAtMs: [...records].sort((a, b) => a.minEditGapMs - b.minEditGapMs)[0]?.editsAtMs ?? [],
     statusPollsPerJobMean: round(mean(records.map((r) => r.statusPolls)), 2),
     statusPollsPerAllowedMax: round(max(allowed), 2),
