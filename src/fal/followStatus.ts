@@ -64,6 +64,7 @@ async function followStream(
   }
   const abort = (): void => stream.abort();
   signal.addEventListener('abort', abort, { once: true });
+  if (signal.aborted) abort();
   let completed = false;
   stream.on('data', (status: QueueStatus) => {
     // An event that is not a status (fal adding something) is not a reason to drop the stream.
