@@ -87,6 +87,9 @@ describe('crash and restart (SIGKILL)', () => {
     expect(row(1)).toMatchObject({ status: 'done', interaction_token: null });
     const finalEdits = fakes.discord.requests.filter(isFinalEdit(interaction.token));
     expect(finalEdits).toHaveLength(1);
+    // Both processes followed the saved request id on fal's status stream; neither had to poll.
+    const statusPaths = fakes.fal.requests.filter((r) => r.path.includes(`/requests/${submission.requestId}/status`)).map((r) => r.path);
+    expect(statusPaths).toEqual([0, 1].map(() => `/fal-ai/imagen4/requests/${submission.requestId}/status/stream`));
   });
 
   it('submits on restart a job whose submit got no answer, logging that fal may run it twice', async () => {
