@@ -53,6 +53,8 @@ export interface JobRecord {
   readonly falMs: number;
   /** COMPLETED served to the last byte of the final edit reaching Discord. */
   readonly deliverMs: number;
+  /** The job finishing at fal (before the bot can know) to its first upload reaching Discord. */
+  readonly finishToUploadMs: number;
 }
 
 export interface PolitenessSummary {
@@ -63,6 +65,7 @@ export interface PolitenessSummary {
   readonly minProgressEditGapMs: number;
   /** Edit arrival times (ms after dispatch) of the job with the smallest gap between progress edits. */
   readonly closestEditsAtMs: number[];
+  /** Status requests per job: polls, and status streams (one per connection). */
   readonly statusPollsPerJobMean: number;
   /** Status polls per job divided by the polls one per interval allows ((fal time / interval) + 1); <= 1 is polite. */
   readonly statusPollsPerAllowedMax: number;
@@ -81,6 +84,8 @@ export interface BurstResult {
   readonly wallMs: number;
   /** COMPLETED served -> final edit received, over all jobs. */
   readonly deliverMs: Distribution;
+  /** Job finished at fal -> its upload starts, over all jobs. */
+  readonly finishToUploadMs: Distribution;
   /** New TCP connections the bot opened during the scenario. */
   readonly connectionsOpened: { readonly discord: number; readonly fal: number };
   /** This process (the fakes and the clock of the measurement) during the dispatch second. */
@@ -104,6 +109,7 @@ export interface ConcurrentResult {
   readonly cpuSecondsPerJob: number;
   readonly wallMs: number;
   readonly deliverMs: Distribution;
+  readonly finishToUploadMs: Distribution;
   readonly politeness: PolitenessSummary;
   readonly botWarnings: string[];
   readonly refusals: string[];
@@ -127,6 +133,8 @@ export interface OverheadCase {
   readonly floorDownloadMs: number;
   readonly floorUploadMs: number;
   readonly ratioP50: number;
+  /** Job finished at fal (the bench lets it complete after {@link OVERHEAD_RUN_MS}) -> first upload request starts. */
+  readonly finishToUploadMs: Distribution;
   /** Medians of the steps between COMPLETED and the end of the upload, as the fakes saw them. */
   readonly breakdownMs: Record<string, number>;
   readonly botWarnings: string[];
@@ -148,17 +156,12 @@ interface Dispatched {
 }
 
 /**
- * Queue then generation, in wall-clock terms: the fake answers IN_QUEUE (positions 2, 1, 0) and is held at
- * position 0 until the bench releases it `queueMs` after submission; then it answers IN_PROGRESS for
- * genMs / pollMs polls (the fake moves one step per poll), then COMPLETED.
+ * Queue then generation, in wall-clock terms whether the bot polls or streams: the fake answers IN_QUEUE
+ * (positions 2, 1, 0) and is held at position 0 until the bench releases it `queueMs` after submission; then it
+ * answers IN_PROGRESS until the bench completes it `genMs` later (see {@link BenchWorld.usePlan}).
  */
 function timedPlan(options: BenchOptions, images: { width: number; height: number; noise: boolean }): FalJobPlan {
-  return {
-    queuePositions: [2, 1, 0],
-    hold: options.queueMs > 0,
-    progressPolls: Math.max(1, Math.round(options.genMs / options.pollMs)),
-    images,
-  };
+  return { queuePositions: [2, 1, 0], hold: options.queueMs > 0, holdRunning: true, progressPolls: 1, images };
 }
 
 /** An interaction's reply is final once an edit of @original no longer offers Cancel. */
@@ -233,6 +236,8 @@ function jobRecord(world: BenchWorld, job: Dispatched): JobRecord {
   const requestId = world.requestIdOf(job.prompt);
   const polls = requestId ? (world.statusPolls.get(requestId) ?? []) : [];
   const completed = requestId ? world.completedAt.get(requestId) : undefined;
+  const finished = requestId ? world.finishedAt.get(requestId) : undefined;
+  const firstUpload = min(webhook.filter((r) => r.multipart).map((r) => r.start));
   return {
     prompt: job.prompt,
     refusal: job.refusal,
@@ -247,6 +252,7 @@ function jobRecord(world: BenchWorld, job: Dispatched): JobRecord {
     minPollGapMs: polls.length < 2 ? Number.POSITIVE_INFINITY : min(gaps(polls)),
     falMs: completed !== undefined && polls.length > 0 ? completed - polls[0]! : Number.NaN,
     deliverMs: completed !== undefined && job.final ? (webhook.filter((r) => r.method === 'PATCH').at(-1)?.end ?? Number.NaN) - completed : Number.NaN,
+    finishToUploadMs: finished !== undefined ? firstUpload - finished : Number.NaN,
   };
 }
 
@@ -257,12 +263,18 @@ function politeness(records: readonly JobRecord[], pollMs: number): PolitenessSu
     restCallsPerJobMax: max(records.map((r) => r.restCalls)),
     progressEditsPerJobMean: round(mean(records.map((r) => r.progressEdits)), 2),
     progressEditsPerJobMax: max(records.map((r) => r.progressEdits)),
-    minProgressEditGapMs: round(min(records.map((r) => r.minEditGapMs))),
+    minProgressEditGapMs: minGap(records.map((r) => r.minEditGapMs)),
     closestEditsAtMs: [...records].sort((a, b) => a.minEditGapMs - b.minEditGapMs)[0]?.editsAtMs ?? [],
     statusPollsPerJobMean: round(mean(records.map((r) => r.statusPolls)), 2),
     statusPollsPerAllowedMax: round(max(allowed), 2),
-    minStatusPollGapMs: round(min(records.map((r) => r.minPollGapMs))),
+    // Infinity when no job made two status requests (each followed one stream to the end).
+    minStatusPollGapMs: minGap(records.map((r) => r.minPollGapMs)),
   };
+}
+
+function minGap(gapsMs: readonly number[]): number {
+  const smallest = min(gapsMs);
+  return smallest === Number.POSITIVE_INFINITY ? smallest : round(smallest);
 }
 
 /** Bot log lines since `from`, de-duplicated by message, with counts. */
@@ -324,7 +336,7 @@ export async function settledRss(world: BenchWorld): Promise<number> {
 /** `--jobs` /imagine interactions within `--burst-ms` (1 s): acknowledgement latency and delivery. */
 export async function burst(world: BenchWorld, options: BenchOptions): Promise<BurstResult> {
   const side = SIDE[options.size];
-  world.usePlan(timedPlan(options, { width: side, height: side, noise: false }), options.queueMs);
+  world.usePlan(timedPlan(options, { width: side, height: side, noise: false }), options.queueMs, options.genMs);
   const logFrom = world.botLog.length;
   const connections0 = { ...world.connections };
   const cpu0 = world.cpuSeconds();
@@ -348,6 +360,7 @@ export async function burst(world: BenchWorld, options: BenchOptions): Promise<B
     cpuSecondsPerJob: round(cpu / jobs.length, 4),
     wallMs: round(wallMs),
     deliverMs: distribution(records.map((r) => r.deliverMs).filter(Number.isFinite)),
+    finishToUploadMs: distribution(records.map((r) => r.finishToUploadMs).filter(Number.isFinite)),
     connectionsOpened: {
       discord: world.connections.discord - connections0.discord,
       fal: world.connections.fal - connections0.fal,
@@ -375,7 +388,7 @@ export async function concurrent(world: BenchWorld, options: BenchOptions, idleR
   const side = SIDE[options.size];
   const image = { width: side, height: side, noise: options.noise };
   const png = testPng(side, side, { noise: options.noise }); // generate once, before timing
-  world.usePlan(timedPlan(options, image), options.queueMs);
+  world.usePlan(timedPlan(options, image), options.queueMs, options.genMs);
   const logFrom = world.botLog.length;
   let sampled = world.memory().rssMb;
   const sampler = setInterval(() => {
@@ -399,6 +412,7 @@ export async function concurrent(world: BenchWorld, options: BenchOptions, idleR
       cpuSecondsPerJob: round(cpu / jobs.length, 4),
       wallMs: round(wallMs),
       deliverMs: distribution(records.map((r) => r.deliverMs).filter(Number.isFinite)),
+      finishToUploadMs: distribution(records.map((r) => r.finishToUploadMs).filter(Number.isFinite)),
       politeness: politeness(records, options.pollMs),
       botWarnings: warningsSince(world, logFrom),
       refusals: refusals(records),
@@ -407,6 +421,12 @@ export async function concurrent(world: BenchWorld, options: BenchOptions, idleR
     clearInterval(sampler);
   }
 }
+
+/**
+ * How long an overhead job generates at fal before the bench completes it: with polling, when the bot learns
+ * of it then depends on where in its poll interval the job completes; with the status stream it does not.
+ */
+const OVERHEAD_RUN_MS = 750;
 
 export const OVERHEAD_CASES: ReadonlyArray<{ label: string; images: number; size: Size }> = [
   { label: '1 x 1K', images: 1, size: '1K' },
@@ -429,11 +449,12 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
     const side = SIDE[spec.size];
     const png = testPng(side, side, { noise: true });
     const reencodeNeeded = needsReencode(png.length, spec.images, world.discord.fileSizeLimit, world.discord.requestSizeLimit);
-    world.usePlan({ queuePositions: [0], progressPolls: 1, images: { width: side, height: side, noise: true } }, 0);
+    world.usePlan({ queuePositions: [0], progressPolls: 1, holdRunning: true, images: { width: side, height: side, noise: true } }, 0, OVERHEAD_RUN_MS);
     const logFrom = world.botLog.length;
     const samples = reencodeNeeded ? Math.min(options.samples, 5) : options.samples;
     const overheads: number[] = [];
     const attempts: number[] = [];
+    const finishToUpload: number[] = [];
     const steps = new Map<string, number[]>();
     const step = (name: string, ms: number): void => {
       if (Number.isFinite(ms)) steps.set(name, [...(steps.get(name) ?? []), ms]);
@@ -449,6 +470,8 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
       const ends = (list: typeof webhook): number => max(list.map((r) => r.end ?? Number.NaN).filter(Number.isFinite));
       const ok = job.final !== undefined && filesDelivered(world, job) >= spec.images;
       const uploadEnd = ends(webhook.filter((r) => r.multipart));
+      const finished = requestId ? world.finishedAt.get(requestId) : undefined;
+      if (ok && finished !== undefined) finishToUpload.push(min(webhook.filter((r) => r.multipart).map((r) => r.start)) - finished);
       if (completed !== undefined && Number.isFinite(uploadEnd)) {
         attempts.push(uploadEnd - completed);
         if (ok) overheads.push(uploadEnd - completed);
@@ -483,6 +506,7 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
       floorDownloadMs: round(floor.downloadMs),
       floorUploadMs: round(floor.uploadMs),
       ratioP50: round(overheadMs.p50 / floor.totalMs, 2),
+      finishToUploadMs: distribution(finishToUpload),
       breakdownMs: Object.fromEntries([...steps].map(([name, values]) => [name, round(median(values))])),
       botWarnings: warningsSince(world, logFrom),
     });

@@ -49,5 +49,6 @@ export function round(value: number, digits = 1): number {
 export function show(value: number | string | undefined, digits = 1): string {
   if (value === undefined) return '';
   if (typeof value === 'string') return value;
+  if (value === Number.POSITIVE_INFINITY) return 'none';
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 }

@@ -55,16 +55,20 @@ export class BenchWorld {
   readonly ackArrivals = new Map<string, number>();
   /** Interaction token -> webhook requests (edits of @original and follow-ups), in arrival order. */
   readonly webhookRequests = new Map<string, TimedUpload[]>();
-  /** fal request id -> arrival times of its status polls. */
+  /** fal request id -> arrival times of its status requests: polls and status streams (one per connection). */
   readonly statusPolls = new Map<string, number[]>();
-  /** fal request id -> when the status answer saying COMPLETED was fully written. */
+  /** fal request id -> when the status answer saying COMPLETED (or the stream that carried it) was fully written. */
   readonly completedAt = new Map<string, number>();
+  /** fal request id -> when the job finished at fal (the bench let it complete; the bot learns it later). */
+  readonly finishedAt = new Map<string, number>();
   /** fal request id -> result GET and image downloads as fal saw them (arrival and response written). */
   readonly falTimeline = new Map<string, FalTimeline>();
   /** TCP connections the bot opened to each fake (a new socket seen carrying an HTTP request). */
   readonly connections = { discord: 0, fal: 0 };
   /** Jobs are held in fal's queue this long after submission, then released (0: no hold). */
   holdMs = 0;
+  /** Jobs planned with `holdRunning` generate this long after their release, then complete. */
+  runMs = 0;
 
   readonly #dir: string;
   readonly #discordPort: number;
@@ -153,10 +157,14 @@ export class BenchWorld {
     return { interaction, dispatchedAt };
   }
 
-  /** Every job submitted from now on follows this plan; held plans are released {@link holdMs} after submission. */
-  usePlan(plan: FalJobPlan, holdMs: number): void {
+  /**
+   * Every job submitted from now on follows this plan: a held one is released `holdMs` after submission, and
+   * one planned with `holdRunning` completes `runMs` after that, by wall clock, however the bot follows it.
+   */
+  usePlan(plan: FalJobPlan, holdMs: number, runMs = 0): void {
     this.fal.defaultPlan = plan;
     this.holdMs = holdMs;
+    this.runMs = runMs;
   }
 
   /** REST requests the fake recorded for one interaction (callback, edits, follow-ups). */
@@ -230,8 +238,8 @@ export class BenchWorld {
         });
       }
     } else if (port === this.#falPort) {
-      // /fal-ai/imagen4/requests/{id}/status
-      if (request.method === 'GET' && parts[3] === 'requests' && parts[5] === 'status' && parts.length === 6) {
+      // /fal-ai/imagen4/requests/{id}/status and .../status/stream (a stream counts as one request)
+      if (request.method === 'GET' && parts[3] === 'requests' && parts[5] === 'status' && (parts.length === 6 || parts[6] === 'stream')) {
         const id = parts[4] ?? '';
         const list = this.statusPolls.get(id) ?? [];
         list.push(now);
@@ -269,17 +277,27 @@ export class BenchWorld {
     const fresh = this.fal.submissions.slice(this.#seenSubmissions);
     this.#seenSubmissions = this.fal.submissions.length;
     for (const submission of fresh) {
-      if (submission.plan.hold !== true) continue;
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        try {
-          this.fal.release(submission.requestId);
-        } catch {
-          // The fake was closed under the timer; nothing to release any more.
-        }
-      }, this.holdMs);
-      this.#timers.add(timer);
+      const { requestId, plan } = submission;
+      if (plan.hold === true) this.#at(this.holdMs, () => this.fal.release(requestId));
+      if (plan.holdRunning === true) {
+        this.#at((plan.hold === true ? this.holdMs : 0) + this.runMs, () => {
+          this.finishedAt.set(requestId, performance.now());
+          this.fal.finish(requestId);
+        });
+      }
     }
+  }
+
+  #at(delayMs: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      try {
+        run();
+      } catch {
+        // The fake was closed under the timer; nothing to release any more.
+      }
+    }, delayMs);
+    this.#timers.add(timer);
   }
 }
 

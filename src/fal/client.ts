@@ -1,6 +1,7 @@
 import { createFalClient, type FalClient } from '@fal-ai/client';
 import { fetch as undiciFetch } from 'undici';
 import { LoopPacer } from '../generation/pacer.js';
+import { guardSubmitRetries } from './submit.js';
 
 /**
  * Builds the fal client the bot uses, with no global configuration (fal-js's factory style).
@@ -15,9 +16,10 @@ export function createFal(options: { key: string; baseUrl?: string | undefined; 
     credentials: options.key,
     // undici's own fetch, the HTTP client discord.js already loads (Node's global fetch is a second copy of
     // undici, with its own WebAssembly parser to compile), and requests start one per loop turn so a burst of
-    // submissions or status polls does not hold up interaction acknowledgements.
-    fetch: ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
-      pacer.run(() => undiciFetch(input, init))) as unknown as typeof fetch,
+    // submissions or status polls does not hold up interaction acknowledgements. A submit fal may have
+    // received is not retried (./submit.ts).
+    fetch: guardSubmitRetries(((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
+      pacer.run(() => undiciFetch(input, init))) as unknown as typeof fetch),
     ...(baseUrl && {
       requestMiddleware: async (request) => ({
         ...request,

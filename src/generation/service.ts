@@ -1,6 +1,8 @@
 import type { FalClient, QueueStatus } from '@fal-ai/client';
 import type { DefaultLimits } from '../config.js';
 import { classifyFalError, describeFalError, isModelGone, type FalFailure } from '../fal/errors.js';
+import { followStatus } from '../fal/followStatus.js';
+import { maybeReceivedByFal, submitJob } from '../fal/submit.js';
 import { checkLimits, utcDayStart, type Refusal } from '../limits/admission.js';
 import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
@@ -343,25 +345,25 @@ export class GenerationService {
       if (!model) throw new ModelUnavailable();
       if (!requestId) {
         progress.push({ phase: 'submitting' });
-        const submitted = await fal.queue
-          .submit(model.endpointId, {
-            input: falInput(model, generation.input, chooseOutputFormat(generation.input, target.uploadBudget?.(generation))),
-            abortSignal: signal,
-          })
-          .catch((error: unknown) => {
-            // A 404 at submit means fal no longer serves the endpoint: the model is gone, not this job.
-            throw isModelGone(error) ? new ModelGone(model.endpointId, error) : error;
-          });
-        requestId = submitted.request_id;
+        if (generation.status === 'pending') {
+          // A previous process sent this job and stopped before saving fal's answer: fal may already have it.
+          logger.warn('resubmitting a job whose earlier submit got no saved answer: fal may run it twice', context);
+        }
+        const input = falInput(model, generation.input, chooseOutputFormat(generation.input, target.uploadBudget?.(generation)));
+        requestId = await submitJob(fal, model.endpointId, input, signal).catch((error: unknown) => {
+          // A 404 at submit means fal no longer serves the endpoint: the model is gone, not this job.
+          throw isModelGone(error) ? new ModelGone(model.endpointId, error) : error;
+        });
         store.markSubmitted(generation.id, requestId, this.#now());
         logger.info('submitted to fal', { ...context, falRequestId: requestId });
       }
-      await fal.queue.subscribeToStatus(model.endpointId, {
+      await followStatus(fal, model.endpointId, {
         requestId,
-        pollInterval: this.#options.pollIntervalMs,
-        abortSignal: signal,
-        logs: false,
-        onQueueUpdate: (status: QueueStatus) => {
+        pollIntervalMs: this.#options.pollIntervalMs,
+        signal,
+        logger,
+        context,
+        onUpdate: (status: QueueStatus) => {
           if (status.status === 'IN_QUEUE') {
             progress.push({ phase: 'queued', position: status.queue_position });
           } else if (status.status === 'IN_PROGRESS') {
@@ -405,8 +407,11 @@ export class GenerationService {
           logger.warn('fal did not accept the cancel', { ...context, falRequestId: requestId, detail: describeFalError(cancelError) });
         });
       }
-      this.#logFailure(failure, error, { ...context, falRequestId: requestId });
-      const billed = BILLED_FAILURES.has(failure.kind) || (running && (failure.kind === 'cancelled' || failure.kind === 'timeout'));
+      // A submit fal may have stored is not retried (../fal/submit.ts); fal may still run and bill it.
+      const maybeAtFal = maybeReceivedByFal(error);
+      this.#logFailure(failure, error, { ...context, falRequestId: requestId, ...(maybeAtFal && { submitOutcome: 'unknown, not retried' }) });
+      const billed =
+        maybeAtFal || BILLED_FAILURES.has(failure.kind) || (running && (failure.kind === 'cancelled' || failure.kind === 'timeout'));
       store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, this.#now(), billed);
       await target.fail(generation, failure).catch((replyError: unknown) => {
         logger.error('could not tell the member their generation failed', { ...context, ...errorContext(replyError) });

@@ -27,6 +27,11 @@ async function imagineAndWait(
   return { interaction, final };
 }
 
+/** The next status stream is refused, so the bot polls (one fake step per poll, at FAL_POLL_INTERVAL_MS). */
+function refuseStatusStream() {
+  world.fal.failNext((method, path) => method === 'GET' && path.endsWith('/status/stream'), { status: 405 });
+}
+
 function resultMessage(token: string) {
   const message = [...world.discord.messages.values()].find((m) => m.interactionToken === token);
   if (!message) throw new Error('no message for that interaction');
@@ -125,6 +130,9 @@ describe('/imagine', () => {
 
   it('shows the queue position while waiting, and throttles progress edits to one per 2 s', async () => {
     world.fal.enqueuePlan({ queuePositions: Array.from({ length: 40 }, (_, i) => 40 - i), progressPolls: 10 });
+    // Polled (the status stream refused), so the 50 changes take 50 polls of wall-clock time; a stream would
+    // push them all at once and the job would end before the throttle had anything to hold back.
+    refuseStatusStream();
     const { interaction } = await imagineAndWait([{ name: 'prompt', type: T.String, value: 'a fox' }]);
     const edits = world.discord.requests.filter(isOriginalEdit(interaction.token));
     // 50 status changes at fal, polled every 10 ms; the job ends well within one throttle window.
@@ -152,9 +160,10 @@ describe('/imagine', () => {
   });
 
   it('does not announce fetching for images that arrive quickly, so the result does not wait behind that edit', async () => {
-    // Generating for 450 polls, 10 ms apart: the "Generating" edit goes out about 2 s after the first one, and
+    // Generating for 450 polls (the status stream refused), 10 ms apart: the "Generating" edit goes out about 2 s after the first one, and
     // the job completes over 2 s after that, when the progress throttle would let a fetching edit through.
     world.fal.enqueuePlan({ progressPolls: 450 });
+    refuseStatusStream();
     const { interaction, final } = await imagineAndWait([{ name: 'prompt', type: T.String, value: 'a fox' }]);
     expect(final.files).toHaveLength(1);
     const edits = world.discord.requests.filter(isOriginalEdit(interaction.token));

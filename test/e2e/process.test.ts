@@ -88,6 +88,9 @@ describe('crash and restart (SIGKILL)', () => {
     expect(row(1)).toMatchObject({ status: 'done', interaction_token: null });
     const finalEdits = fakes.discord.requests.filter(isFinalEdit(interaction.token));
     expect(finalEdits).toHaveLength(1);
+    // Both processes followed the saved request id on fal's status stream; neither had to poll.
+    const statusPaths = fakes.fal.requests.filter((r) => r.path.includes(`/requests/${submission.requestId}/status`)).map((r) => r.path);
+    expect(statusPaths).toEqual([0, 1].map(() => `/fal-ai/nano-banana-2/requests/${submission.requestId}/status/stream`));
   });
 
   it('resumes a result split across messages by posting only the parts Discord does not have yet', async () => {
@@ -129,7 +132,7 @@ describe('crash and restart (SIGKILL)', () => {
     expect(f.fal.submissions).toHaveLength(1);
   }, 120_000);
 
-  it('submits on restart a job that was deferred but never reached fal', async () => {
+  it('submits on restart a job whose submit got no answer, logging that fal may run it twice', async () => {
     fakes = await startFakes();
     // fal that accepts the connection and never answers: the bot is killed while its submit hangs.
     const submits: string[] = [];
@@ -143,10 +146,13 @@ describe('crash and restart (SIGKILL)', () => {
       await first.kill('SIGKILL');
       expect(row(1)).toMatchObject({ status: 'pending', fal_request_id: null });
 
-      await startBot();
+      const second = await startBot();
       const final = await fakes.discord.waitForRequest(isFinalEdit(interaction.token));
       expect(final.files).toHaveLength(1);
       expect(fakes.fal.submissions).toHaveLength(1);
+      // The first submit reached a server: fal may have stored it. The operator is told, with the job's id.
+      const warning = await second.waitForLog('fal may run it twice');
+      expect(JSON.parse(warning)).toMatchObject({ level: 'warn', generation: 1 });
     } finally {
       blackHole.closeAllConnections();
       blackHole.close();

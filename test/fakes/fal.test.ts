@@ -265,6 +265,74 @@ describe('FakeFal with the real @fal-ai/client', () => {
   });
 });
 
+describe('FakeFal status stream', () => {
+  /** Resolves with the statuses seen so far once `count` have arrived. */
+  function collect(stream: Awaited<ReturnType<FalClient['queue']['streamStatus']>>) {
+    const seen: string[] = [];
+    const waiters: Array<{ count: number; resolve: () => void }> = [];
+    stream.on('data', (status: QueueStatus) => {
+      seen.push(status.status);
+      for (const w of waiters.filter((w) => seen.length >= w.count)) w.resolve();
+    });
+    return {
+      seen,
+      until: (count: number) =>
+        new Promise<void>((resolve) => (seen.length >= count ? resolve() : waiters.push({ count, resolve }))),
+    };
+  }
+
+  it('pushes a held job the moment it is released, and a holdRunning job the moment it is finished', async () => {
+    fake.enqueuePlan({ queuePositions: [1], hold: true, holdRunning: true, progressPolls: 1 });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x' } });
+    const stream = await fal.queue.streamStatus(PREVIEW, { requestId });
+    const events = collect(stream);
+    await events.until(1);
+    expect(events.seen).toEqual(['IN_QUEUE']);
+    fake.release(requestId);
+    await events.until(2);
+    expect(events.seen).toEqual(['IN_QUEUE', 'IN_PROGRESS']);
+    fake.finish(requestId);
+    const done = await stream.done();
+    expect(done.status).toBe('COMPLETED');
+    expect(events.seen).toEqual(['IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']);
+    expect(fake.submissions[0]?.statusPolls).toBe(1);
+  });
+
+  it('parks a holdRunning job at IN_PROGRESS for polls too, until finished', async () => {
+    fake.enqueuePlan({ queuePositions: [0], holdRunning: true, progressPolls: 1 });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x' } });
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await fal.queue.status(PREVIEW, { requestId })).status);
+    expect(statuses).toEqual(['IN_QUEUE', 'IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS']);
+    fake.finish(requestId);
+    expect((await fal.queue.status(PREVIEW, { requestId })).status).toBe('COMPLETED');
+  });
+
+  it("ends a cancelled job's stream with COMPLETED at once", async () => {
+    fake.enqueuePlan({ queuePositions: [2], hold: true });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x' } });
+    const stream = await fal.queue.streamStatus(PREVIEW, { requestId });
+    const events = collect(stream);
+    await events.until(1);
+    await fal.queue.cancel(PREVIEW, { requestId });
+    expect((await stream.done()).status).toBe('COMPLETED');
+  });
+
+  it.each(['end', 'drop'] as const)('cuts a stream (%s) after the planned events; the job goes on', async (how) => {
+    fake.enqueuePlan({ queuePositions: [1], hold: true });
+    fake.cutNextStream({ afterEvents: 1, how });
+    const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x' } });
+    const stream = await fal.queue.streamStatus(PREVIEW, { requestId });
+    const events = collect(stream);
+    if (how === 'end') expect((await stream.done()).status).toBe('IN_QUEUE');
+    else await expect(stream.done()).rejects.toBeInstanceOf(ApiError);
+    expect(events.seen).toEqual(['IN_QUEUE']);
+    fake.release(requestId);
+    const again = await fal.queue.streamStatus(PREVIEW, { requestId });
+    expect((await again.done()).status).toBe('COMPLETED');
+  });
+});
+
 describe('png', () => {
   it('encodes valid PNGs of the requested size', () => {
     const gradient = encodePng(7, 5, (x, y) => [x * 30, y * 50, 128]);

@@ -16,7 +16,9 @@
  *   pages, never from the bot's schemas.
  * - Each model's own output: `{images, description}` (no seed) for the Gemini models, `{images, seed}` for
  *   Imagen 4, with PNG, JPEG or WebP bytes as `output_format` asked.
- * - Deterministic: a job moves one step per status poll, never by wall-clock, so tests need no sleeps.
+ * - Deterministic: a job moves one step per status poll, never by wall-clock, so tests need no sleeps. A
+ *   status stream pushes every step at once, and a held step the moment the test lets it go
+ *   ({@link FakeFal.release}, {@link FakeFal.finish}).
  * - Real bytes: result image URLs point back at this server, which serves valid PNGs (./png.ts).
  *
  * Protocol facts: https://docs.fal.ai/model-endpoints/queue and the @fal-ai/client 1.10 sources (`src/queue.ts`,
@@ -74,6 +76,8 @@ export interface FalJobPlan {
   progressPolls?: number;
   /** The job stays at its last IN_QUEUE answer until {@link FakeFal.release}. */
   hold?: boolean;
+  /** The job stays at its last IN_PROGRESS answer until {@link FakeFal.finish} (a generation of unknown length). */
+  holdRunning?: boolean;
   /** Answer the submit with this error; no job is created. The plan is used up by that one attempt. */
   submitError?: FalError;
   /** Answer status polls with this error `times` times (default: forever) before continuing. */
@@ -97,6 +101,11 @@ export interface FalError {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * Instead of answering, destroy the connection once the request was read (a connection lost after the
+   * request reached fal); recorded with status 0. `status` is then unused.
+   */
+  dropConnection?: boolean;
 }
 
 export type FalJobState = 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED' | 'CANCELLED';
@@ -162,6 +171,10 @@ interface Job {
   held: boolean;
   /** Stopped at the last queue step because of the hold; release() moves it on. */
   parked: boolean;
+  /** holdRunning still in force. */
+  heldRunning: boolean;
+  /** Stopped at the last progress step because of holdRunning; finish() moves it on. */
+  parkedRunning: boolean;
   /** Image answers waiting for releaseImages() (plan.holdImages); undefined once released. */
   heldImages: Array<() => void> | undefined;
   logs: RequestLog[];
@@ -208,6 +221,7 @@ export class FakeFal {
   private readonly jobs = new Map<string, Job>();
   private readonly faults: { match: (method: string, path: string) => boolean; error: FalError; remaining: number }[] =
     [];
+  private readonly streamCuts: { afterEvents: number; how: 'end' | 'drop'; remaining: number }[] = [];
   private readonly waiters = new Set<Waiter>();
   private readonly retired = new Map<string, FalError>();
   private closed = false;
@@ -277,6 +291,27 @@ export class FakeFal {
       job.cursor++;
     }
     this.wake(job);
+  }
+
+  /** Lets a job planned with `holdRunning` complete: its next status answer (or its open stream) says COMPLETED. */
+  finish(requestId: string): void {
+    const job = this.jobs.get(requestId);
+    if (job === undefined) throw new Error(`FakeFal.finish: no job ${requestId}`);
+    job.heldRunning = false;
+    if (job.parkedRunning) {
+      job.parkedRunning = false;
+      job.cursor++;
+    }
+    this.wake(job);
+  }
+
+  /**
+   * The next `count` status streams are cut after `afterEvents` events (before COMPLETED): `end` finishes the
+   * response cleanly (a proxy ending a long request), `drop` closes the connection in the middle of the
+   * response (a lost connection: the client's read fails). The job itself goes on.
+   */
+  cutNextStream(options: { afterEvents: number; how: 'end' | 'drop' }, count = 1): void {
+    this.streamCuts.push({ ...options, remaining: count });
   }
 
   /** Resolves with the n-th (1-based) submission once it exists, including ones that already exist. */
@@ -460,6 +495,8 @@ export class FakeFal {
       timeline,
       cursor: 0,
       held: plan.hold === true,
+      heldRunning: plan.holdRunning === true,
+      parkedRunning: false,
       heldImages: plan.holdImages === true ? [] : undefined,
       parked: false,
       logs: [],
@@ -496,12 +533,15 @@ export class FakeFal {
   }
 
   /**
-   * Streaming status (`mode: "streaming"` in the client): one SSE `data:` event per step, exactly the
-   * answers polling would give, then the server closes after COMPLETED. A held job waits for release.
+   * Streaming status (`mode: "streaming"` in the client, or `queue.streamStatus`): one SSE `data:` event per
+   * step, exactly the answers polling would give, then the server closes after COMPLETED. A held step is
+   * pushed the moment it is let go (release, finish, cancel): nothing waits for a timer.
    */
   private async handleStatusStream(ex: Exchange, job: Job): Promise<void> {
     job.submission.statusPolls++;
     if (this.consumeStatusError(ex, job)) return;
+    const cut = this.streamCuts.find((c) => c.remaining > 0);
+    if (cut !== undefined) cut.remaining--;
     const withLogs = ex.query.get('logs') === '1';
     this.record(ex, 200);
     ex.res.writeHead(200, {
@@ -514,11 +554,20 @@ export class FakeFal {
       gone = true;
       this.wake(job);
     });
+    let events = 0;
     for (;;) {
       const before = job.cursor;
       const { body } = this.advance(job, withLogs);
-      ex.res.write(`data: ${JSON.stringify(body)}\n\n`);
+      const written = new Promise<void>((resolve) => ex.res.write(`data: ${JSON.stringify(body)}\n\n`, () => resolve()));
+      events++;
       if (body['status'] === 'COMPLETED') break;
+      if (cut !== undefined && events >= cut.afterEvents) {
+        // Cut once the events are on their way, so the client has seen them before the connection goes.
+        await written;
+        if (cut.how === 'drop') ex.res.socket?.destroy();
+        else ex.res.end();
+        return;
+      }
       if (job.cursor === before) {
         await new Promise<void>((resolve) => {
           const wake = (): void => {
@@ -575,13 +624,15 @@ export class FakeFal {
       return { status: 202, body: { status: 'IN_QUEUE', ...base, queue_position: step.position, logs: null } };
     }
     s.state = 'IN_PROGRESS';
+    const isLastProgressStep = job.timeline[job.cursor + 1]?.kind === 'done';
     job.logs.push({
       message: `Generating ${job.numImages} image(s): step ${step.index + 1}/${step.of}`,
       level: 'INFO',
       source: 'USER',
       timestamp: new Date().toISOString(),
     });
-    job.cursor++;
+    if (isLastProgressStep && job.heldRunning) job.parkedRunning = true;
+    else job.cursor++;
     // UNCONFIRMED: queue_position while running; null here (the key is always present).
     return { status: 202, body: { status: 'IN_PROGRESS', ...base, queue_position: null, logs: withLogs ? [...job.logs] : null } };
   }
@@ -701,6 +752,11 @@ export class FakeFal {
   }
 
   private sendError(ex: Exchange, error: FalError): void {
+    if (error.dropConnection === true) {
+      this.record(ex, 0);
+      ex.res.socket?.destroy();
+      return;
+    }
     const headers: Record<string, string> = { ...error.headers };
     const hasType = Object.keys(headers).some((h) => h.toLowerCase() === 'content-type');
     if (error.body === undefined) {
