@@ -17,9 +17,9 @@ import type { Command, CommandContext, ComponentInteraction } from '../src/disco
 import { optionsFromModels } from '../src/discord/commandOptions.js';
 import { missingChannelPermissions } from '../src/discord/permissions.js';
 import type { CustomId } from '../src/discord/customId.js';
+import { tokenExpiry } from '../src/discord/interactionToken.js';
 import {
   EDIT_FIELDS,
-  IMAGINE_COMMAND,
   NO_PINGS,
   refusalMessage,
   renderEditModal,
@@ -46,7 +46,7 @@ export const MODEL_OPTION = 'model';
  */
 function definition(models: readonly ImageModel[]) {
   return {
-    name: IMAGINE_COMMAND,
+    name: 'imagine',
     description: "Make images from a text prompt with Google's image models",
     options: [
       ...optionsFromModels(models),
@@ -149,7 +149,7 @@ async function reroll(
     await offerDefaultModel(interaction, generation);
     return;
   }
-  const { safety_tolerance: _previous, ...options } = generation.input;
+  const options: Record<string, unknown> = { ...generation.input };
   const input = explained(parseGenerationInput(model, freshSeed ? { ...options, seed: randomSeed() } : options));
   await startGeneration(interaction, context, settings, model, input, generation.id);
 }
@@ -198,7 +198,7 @@ async function submitEdit(interaction: ModalSubmitInteraction, generation: Gener
   }
   const prompt = textField(interaction, EDIT_FIELDS.prompt);
   const negative = takesOption(model, 'negative_prompt') ? textField(interaction, EDIT_FIELDS.negativePrompt) : '';
-  const { negative_prompt: _negative, safety_tolerance: _tolerance, ...rest } = generation.input;
+  const { negative_prompt: _negative, ...rest } = generation.input;
   const input = explained(
     parseGenerationInput(model, {
       ...rest,
@@ -216,7 +216,7 @@ async function deleteResult(interaction: ButtonInteraction, generation: Generati
   if (!allowed) throw new UserError(MESSAGES.deleteDenied);
   await interaction.deferUpdate();
   await interaction.deleteReply();
-  if (generation.messageId === interaction.message.id) context.store.clearMessage(generation.id);
+  context.generations.forgetMessage(generation.id, interaction.message.id);
   context.logger.info('result deleted', { generation: generation.id, by: interaction.user.id });
 }
 
@@ -244,13 +244,14 @@ async function startGeneration(
   const admitted = context.generations.admit(
     {
       modelId: model.id as Generation['modelId'],
-      input: { ...input, safety_tolerance: settings.safetyTolerance },
+      input,
+      server: { safetyTolerance: settings.safetyTolerance },
       requesterId: interaction.user.id,
       guildId: interaction.guildId,
       channelId: requireChannel(interaction.channelId),
       applicationId: interaction.applicationId,
       interactionToken: interaction.token,
-      interactionCreatedAt: interaction.createdTimestamp,
+      tokenExpiresAt: tokenExpiry(interaction.createdTimestamp),
       parentId,
       appPermissions: interaction.appPermissions.bitfield.toString(),
       attachmentSizeLimit: interaction.attachmentSizeLimit,
@@ -264,10 +265,10 @@ async function startGeneration(
     await interaction.deferReply();
   } catch (error) {
     // Too late to answer (e.g. the interaction expired): the job must not run or count against anyone.
-    context.store.markFailed(generation.id, 'cancelled', 'not_acknowledged', Date.now());
+    context.generations.abandon(generation.id);
     throw error;
   }
-  void context.generations.start(generation, context.replyTarget);
+  void context.generations.start(generation);
 }
 
 /** The server's rules: /imagine only in allowed channels, only for allowed roles (admins are always allowed). */

@@ -1,6 +1,6 @@
-import { Client, Events, Options, REST, RESTEvents, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { Client, Events, Options, REST, RESTEvents } from 'discord.js';
 import type { Config } from './config.js';
-import { commandDefinition, type Command, type CommandContext } from './discord/command.js';
+import { commandDefinitions, type Command, type CommandContext } from './discord/command.js';
 import { InteractionChannels } from './discord/interactionChannels.js';
 import { DiscordReplyTarget } from './discord/replyTarget.js';
 import { syncCommands } from './discord/registration.js';
@@ -41,17 +41,6 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   const store = new GenerationStore(db);
   const settings = new SettingsStore(db);
   const fal = createFal({ key: config.falKey, baseUrl: config.falBaseUrl });
-  const generations = new GenerationService({
-    store,
-    fal,
-    logger,
-    pollIntervalMs: config.falPollIntervalMs,
-    jobTimeoutMs: config.jobTimeoutMs,
-    download: { timeoutMs: config.imageDownloadTimeoutMs, maxBytes: config.imageMaxBytes },
-    concurrency: config.falConcurrency,
-    prices: config.prices,
-    dailyBudgetUsd: config.dailyBudgetUsd,
-  });
   const guildSettings = new GuildSettingsStore(db, config);
 
   const restOptions = { timeout: REST_TIMEOUT_MS, ...(config.discordApiUrl && { api: config.discordApiUrl }) };
@@ -87,12 +76,25 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     });
   }
 
+  const replyTarget = new DiscordReplyTarget({ botRest: client.rest, interactionRest, store, logger });
+  const generations = new GenerationService({
+    store,
+    fal,
+    logger,
+    target: replyTarget,
+    pollIntervalMs: config.falPollIntervalMs,
+    jobTimeoutMs: config.jobTimeoutMs,
+    download: { timeoutMs: config.imageDownloadTimeoutMs, maxBytes: config.imageMaxBytes },
+    concurrency: config.falConcurrency,
+    prices: config.prices,
+    dailyBudgetUsd: config.dailyBudgetUsd,
+  });
+
   const channels = new InteractionChannels(client);
   let context: CommandContext | undefined;
   const contextFor = (): CommandContext => {
     if (context) return context;
     if (!client.isReady()) throw new Error('interaction received before the client was ready');
-    const target = new DiscordReplyTarget({ client, interactionRest, store, logger });
     context = {
       config,
       logger,
@@ -100,7 +102,6 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       generations,
       store,
       guildSettings,
-      replyTarget: target,
       inThread: (interactionId) => channels.isThread(interactionId),
     };
     return context;
@@ -126,14 +127,14 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       const readyClient = await ready;
       logger.info('logged in to Discord', { user: readyClient.user.id, application: readyClient.application.id });
       warnAboutRetiredDefault(config, logger);
-      const resumed = generations.resumeUnfinished(contextFor().replyTarget);
+      const resumed = generations.resumeUnfinished();
       if (resumed > 0) logger.info('resumed unfinished generations', { count: resumed });
       try {
         await syncCommands({
           rest: client.rest,
           applicationId: readyClient.application.id,
           guildId: config.guildId,
-          commands: commandData(commands, config),
+          commands: commandDefinitions(commands, config),
           settings,
           logger,
         });
@@ -162,11 +163,4 @@ function warnAboutRetiredDefault(config: Config, logger: Logger): void {
       `Set IMAGEN_MODEL=${DEFAULT_MODEL_ID} (or another of ${DEFAULT_OFFERED_MODEL_IDS.join(', ')}) in .env; see README, Models.`,
     { model: model.id, endpoint: model.endpointId },
   );
-}
-
-export function commandData(
-  commands: ReadonlyMap<string, Command>,
-  config: Config,
-): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  return [...commands.values()].map((command) => commandDefinition(command, config));
 }

@@ -1,7 +1,7 @@
 import { REST, Routes, type APIApplication } from 'discord.js';
 import commandModules from '../commands/index.js';
-import { commandData } from './bot.js';
 import { ConfigError, loadConfigFromEnvironment } from './config.js';
+import { commandDefinitions } from './discord/command.js';
 import { loadCommands } from './discord/loadCommands.js';
 import { syncCommands } from './discord/registration.js';
 import { createLogger, errorContext } from './logger.js';
@@ -32,7 +32,7 @@ async function deploy(): Promise<void> {
       rest,
       applicationId: application.id,
       guildId: config.guildId,
-      commands: commandData(commands, config),
+      commands: commandDefinitions(commands, config),
       settings: new SettingsStore(db),
       logger,
       force: true,

@@ -7,7 +7,7 @@ import type {
 } from 'discord.js';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import type { GenerationService, ReplyTarget } from '../generation/service.js';
+import type { GenerationService } from '../generation/service.js';
 import type { GuildSettingsStore } from '../limits/guildSettings.js';
 import type { Logger } from '../logger.js';
 import type { GenerationStore } from '../store/generations.js';
@@ -21,8 +21,6 @@ export interface CommandContext {
   readonly generations: GenerationService;
   readonly store: GenerationStore;
   readonly guildSettings: GuildSettingsStore;
-  /** Where generations' progress and results go (their interaction replies, or the channel). */
-  readonly replyTarget: ReplyTarget;
   /** Whether an interaction came from a thread (from its payload: discord.js's `interaction.channel` is not filled). */
   readonly inThread: (interactionId: string) => boolean;
 }
@@ -52,9 +50,12 @@ const CommandShape = z.object({
   dataFor: z.function().optional(),
 });
 
-/** What to register for a command in this deployment. */
-export function commandDefinition(command: Command, config: Config): RESTPostAPIChatInputApplicationCommandsJSONBody {
-  return command.dataFor?.(config) ?? command.data;
+/** What to register for each command in this deployment. */
+export function commandDefinitions(
+  commands: ReadonlyMap<string, Command>,
+  config: Config,
+): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+  return [...commands.values()].map((command) => command.dataFor?.(config) ?? command.data);
 }
 
 /** Checks that a loaded module really is a {@link Command}, as the discord.js template's loader does. */

@@ -4,6 +4,12 @@ import { z } from 'zod';
  * Every button and modal the bot sends carries `<command>:<action>:<generationId>`. The handler reloads the
  * generation from the database by id, so a button keeps working after any restart (no collectors, no memory).
  */
+/**
+ * The prefix of every button and form a generation's messages carry: the command whose handler owns them
+ * (/imagine declares the same name; test/discord/customId.test.ts checks they agree).
+ */
+export const GENERATION_COMPONENTS = 'imagine';
+
 export const COMPONENT_ACTIONS = ['same', 'new', 'edit', 'edit-submit', 'delete', 'cancel', 'default'] as const;
 export type ComponentAction = (typeof COMPONENT_ACTIONS)[number];
 

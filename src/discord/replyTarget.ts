@@ -1,6 +1,6 @@
-import { DiscordAPIError, Routes, RESTJSONErrorCodes, makeURLSearchParams, type APIMessage, type Client, type REST } from 'discord.js';
+import { DiscordAPIError, Routes, RESTJSONErrorCodes, makeURLSearchParams, type APIMessage, type REST } from 'discord.js';
 import type { DownloadedImage } from '../generation/images.js';
-import { LoopPacer } from '../generation/pacer.js';
+import { LoopPacer } from '../shared/pacer.js';
 import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
 import type { Logger } from '../logger.js';
 import type { UploadBudget } from '../models/outputFormat.js';
@@ -38,7 +38,7 @@ export class ChannelUnavailable extends Error {
  * only the missing parts; the first part edits the reply, which is safe to repeat.
  */
 export class DiscordReplyTarget implements ReplyTarget {
-  readonly #client: Client<true>;
+  readonly #botRest: REST;
   readonly #interactionRest: REST;
   readonly #store: GenerationStore;
   readonly #logger: Logger;
@@ -50,14 +50,15 @@ export class DiscordReplyTarget implements ReplyTarget {
    * them against the bot's global limit); channel posts use the client's REST and the bot token.
    */
   constructor(options: {
-    client: Client<true>;
+    /** The client's REST, with the bot token (channel posts). */
+    botRest: REST;
     interactionRest: REST;
     store: GenerationStore;
     logger: Logger;
     now?: () => number;
     pacer?: LoopPacer;
   }) {
-    this.#client = options.client;
+    this.#botRest = options.botRest;
     this.#interactionRest = options.interactionRest;
     this.#pacer = options.pacer ?? new LoopPacer();
     this.#store = options.store;
@@ -176,7 +177,7 @@ export class DiscordReplyTarget implements ReplyTarget {
         continue;
       }
       const message = await this.#send(view, {
-        rest: this.#client.rest,
+        rest: this.#botRest,
         method: 'post',
         route: Routes.channelMessages(generation.channelId),
         auth: true,

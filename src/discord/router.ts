@@ -1,7 +1,7 @@
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import { UserError } from '../errors.js';
 import { errorContext, type Logger } from '../logger.js';
-import { INTERACTION_TOKEN_LIFETIME_MS } from '../generation/service.js';
+import { INTERACTION_TOKEN_LIFETIME_MS } from './interactionToken.js';
 import type { Command, CommandContext } from './command.js';
 import { decodeCustomId } from './customId.js';
 import { NO_PINGS } from './views.js';

@@ -18,11 +18,8 @@ import type { Refusal } from '../limits/admission.js';
 import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH } from '../models/fields.js';
 import { findModel } from '../models/registry.js';
 import type { Generation } from '../store/generations.js';
-import { encodeCustomId, type ComponentAction } from './customId.js';
+import { GENERATION_COMPONENTS, encodeCustomId, type ComponentAction } from './customId.js';
 import { quoteUserText } from './text.js';
-
-/** The command whose name prefixes every custom_id these views create. */
-export const IMAGINE_COMMAND = 'imagine';
 
 /** Mentions are shown but never ping: a prompt with @everyone in it stays harmless. */
 export const NO_PINGS = { parse: [] as never[], repliedUser: false as const };
@@ -65,7 +62,7 @@ function mentions(generation: Generation, inChannel: boolean | undefined): Messa
 
 function button(action: ComponentAction, id: number, label: string, style: ButtonStyle, emoji?: string): ButtonBuilder {
   const built = new ButtonBuilder()
-    .setCustomId(encodeCustomId({ command: IMAGINE_COMMAND, action, id }))
+    .setCustomId(encodeCustomId({ command: GENERATION_COMPONENTS, action, id }))
     .setLabel(label)
     .setStyle(style);
   // As an object: a bare string goes through discord.js's emoji parser, which leaves `id: undefined` for the
@@ -263,7 +260,7 @@ export function renderEditModal(generation: Generation, options: { negativePromp
     );
   }
   return new ModalBuilder()
-    .setCustomId(encodeCustomId({ command: IMAGINE_COMMAND, action: 'edit-submit', id: generation.id }))
+    .setCustomId(encodeCustomId({ command: GENERATION_COMPONENTS, action: 'edit-submit', id: generation.id }))
     .setTitle('Edit and generate again')
     .addLabelComponents(...labels);
 }

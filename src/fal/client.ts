@@ -1,6 +1,6 @@
 import { createFalClient, type FalClient } from '@fal-ai/client';
 import { fetch as undiciFetch } from 'undici';
-import { LoopPacer } from '../generation/pacer.js';
+import { LoopPacer } from '../shared/pacer.js';
 import { guardSubmitRetries } from './submit.js';
 
 /**

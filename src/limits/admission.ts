@@ -1,16 +1,7 @@
 import type { DefaultLimits } from '../config.js';
+import type { UsageSnapshot } from '../store/generations.js';
 
-/** Everything the limits are checked against, read in the same transaction that saves the new job. */
-export interface UsageSnapshot {
-  /** The member's unfinished jobs in this server (waiting, at fal, or being delivered). */
-  readonly memberActiveJobs: number;
-  /** When the member last started a job in this server. */
-  readonly memberLastJobAt: number | null;
-  readonly memberImagesToday: number;
-  readonly guildImagesToday: number;
-  readonly guildCostTodayUsd: number;
-  readonly globalCostTodayUsd: number;
-}
+export type { UsageSnapshot } from '../store/generations.js';
 
 /** Which limit refused a request, and when it frees up: enough for a plain-words answer. */
 export type Refusal =

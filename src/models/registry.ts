@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { OutputImage, SafetyTolerance } from './fields.js';
+import type { OutputImage } from './fields.js';
 import { Imagen4FastInput, Imagen4FastRequest, Imagen4Input, Imagen4Output, Imagen4Request } from './imagen4.js';
 import { NanoBanana2Input, NanoBanana2Request, NanoBananaOutput, NanoBananaProInput, NanoBananaProRequest } from './nanoBanana.js';
 
@@ -101,9 +101,9 @@ export type AspectRatio = FieldOf<MemberInput, 'aspect_ratio'>;
 export type Resolution = NonNullable<FieldOf<MemberInput, 'resolution'>>;
 
 /**
- * The parameters of one generation as stored: what the member chose, valid for its model, with the seed always
- * set so a result can be reproduced. Rows from before the Gemini models keep their Imagen 4 shape (and may carry
- * the server's `safety_tolerance`, which is never sent from here: the server's current setting is).
+ * The parameters of one generation as the member chose them, valid for its model, with the seed always set so a
+ * result can be reproduced. Rows from before the Gemini models keep their Imagen 4 shape. What the server adds
+ * (output format, safety tolerance) is never part of it.
  */
 export interface GenerationInput {
   readonly prompt: string;
@@ -112,7 +112,6 @@ export interface GenerationInput {
   readonly num_images: number;
   readonly seed: number;
   readonly resolution?: Resolution;
-  readonly safety_tolerance?: SafetyTolerance;
 }
 
 export function findModel(id: string): ImageModel | undefined {

@@ -8,7 +8,7 @@ export type Db = Database.Database;
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
  * Append new steps; never edit a released one.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE generations (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,6 +71,14 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (generation_id, part)
   ) WITHOUT ROWID;
   `,
+  // What the server adds (the safety filter level) kept apart from what the member chose: lifted out of the
+  // input of existing rows.
+  `
+  ALTER TABLE generations ADD COLUMN safety_tolerance TEXT;
+  UPDATE generations SET safety_tolerance = json_extract(input_json, '$.safety_tolerance'),
+    input_json = json_remove(input_json, '$.safety_tolerance')
+  WHERE json_valid(input_json) AND json_type(input_json, '$.safety_tolerance') = 'text';
+  `,
 ];
 
 /** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */
@@ -85,9 +93,10 @@ export function openDatabase(path: string): Db {
   return db;
 }
 
-function migrate(db: Db): void {
+/** Applies the migrations not yet applied, up to `upTo` of them (all by default; tests stop earlier). */
+export function migrate(db: Db, upTo = MIGRATIONS.length): void {
   const applied = db.pragma('user_version', { simple: true }) as number;
-  for (let version = applied; version < MIGRATIONS.length; version += 1) {
+  for (let version = applied; version < upTo; version += 1) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version] ?? '');
       db.pragma(`user_version = ${version + 1}`);

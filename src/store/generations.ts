@@ -1,58 +1,28 @@
-import type { UsageSnapshot } from '../limits/admission.js';
-import type { GenerationInput, ModelId } from '../models/registry.js';
 import type { Db } from './database.js';
+import {
+  DamagedRowError,
+  UNFINISHED_STATUSES,
+  parseGenerationRow,
+  type FailureKind,
+  type Generation,
+  type GenerationStatus,
+} from './generationRow.js';
 
-/**
- * Where a generation is in its life. `waiting`: in the bot's own fair queue; `pending`: taken from it, not yet
- * at fal; `queued`/`running`: fal has it (the request id is saved); `delivering`: images are being posted;
- * the rest are final.
- */
-export type GenerationStatus =
-  | 'waiting'
-  | 'pending'
-  | 'queued'
-  | 'running'
-  | 'delivering'
-  | 'done'
-  | 'failed'
-  | 'cancelled';
-export const UNFINISHED_STATUSES = ['waiting', 'pending', 'queued', 'running', 'delivering'] as const satisfies GenerationStatus[];
+export { DamagedRowError, FAILURE_KINDS, UNFINISHED_STATUSES } from './generationRow.js';
+export type { FailureKind, Generation, GenerationStatus } from './generationRow.js';
+
 const UNFINISHED_SQL = UNFINISHED_STATUSES.map((status) => `'${status}'`).join(', ');
 
-/** One /imagine job, as persisted before anything is sent to fal. */
-export interface Generation {
-  readonly id: number;
-  readonly status: GenerationStatus;
-  readonly modelId: ModelId;
-  readonly input: GenerationInput;
-  readonly requesterId: string;
-  readonly guildId: string | null;
-  readonly channelId: string;
-  readonly applicationId: string;
-  /** The interaction token that lets us edit the reply; erased when the job ends. */
-  readonly interactionToken: string | null;
-  readonly tokenExpiresAt: number | null;
-  /** The generation this one rerolls, if any. */
-  readonly parentId: number | null;
-  readonly falRequestId: string | null;
-  /** The Discord message that shows the result. */
-  readonly messageId: string | null;
-  readonly imageCount: number;
-  readonly failureKind: string | null;
-  readonly createdAt: number;
-  readonly submittedAt: number | null;
-  readonly finishedAt: number | null;
-  /** The bot's permissions in the channel (bitfield as a decimal string), from the interaction. */
-  readonly appPermissions: string | null;
-  /** Largest attachment Discord said it accepts there (bytes), from the interaction. */
-  readonly attachmentSizeLimit: number | null;
-  readonly inThread: boolean;
-  /** When the job left the bot's queue for fal. */
-  readonly dispatchedAt: number | null;
-  /** Images counted against the member's and the server's daily quotas. */
-  readonly quotaImages: number;
-  /** What fal is expected to bill for it, in US dollars. */
-  readonly costUsd: number;
+/** Everything the limits are checked against, read in the same transaction that saves the new job. */
+export interface UsageSnapshot {
+  /** The member's unfinished jobs in this server (waiting, at fal, or being delivered). */
+  readonly memberActiveJobs: number;
+  /** When the member last started a job in this server. */
+  readonly memberLastJobAt: number | null;
+  readonly memberImagesToday: number;
+  readonly guildImagesToday: number;
+  readonly guildCostTodayUsd: number;
+  readonly globalCostTodayUsd: number;
 }
 
 /** What is saved for a new job: the request's own fields, plus its accounting. */
@@ -60,6 +30,7 @@ export type NewGeneration = Pick<
   Generation,
   | 'modelId'
   | 'input'
+  | 'safetyTolerance'
   | 'requesterId'
   | 'guildId'
   | 'channelId'
@@ -86,62 +57,6 @@ interface WaitingRow {
   requester_id: string;
 }
 
-interface Row {
-  id: number;
-  status: GenerationStatus;
-  model_id: ModelId;
-  input_json: string;
-  requester_id: string;
-  guild_id: string | null;
-  channel_id: string;
-  application_id: string;
-  interaction_token: string | null;
-  token_expires_at: number | null;
-  parent_id: number | null;
-  fal_request_id: string | null;
-  message_id: string | null;
-  image_count: number;
-  failure_kind: string | null;
-  created_at: number;
-  submitted_at: number | null;
-  finished_at: number | null;
-  app_permissions: string | null;
-  attachment_size_limit: number | null;
-  in_thread: number;
-  dispatched_at: number | null;
-  quota_images: number;
-  cost_usd: number;
-}
-
-function fromRow(row: Row): Generation {
-  return {
-    id: row.id,
-    status: row.status,
-    modelId: row.model_id,
-    input: JSON.parse(row.input_json) as GenerationInput,
-    requesterId: row.requester_id,
-    guildId: row.guild_id,
-    channelId: row.channel_id,
-    applicationId: row.application_id,
-    interactionToken: row.interaction_token,
-    tokenExpiresAt: row.token_expires_at,
-    parentId: row.parent_id,
-    falRequestId: row.fal_request_id,
-    messageId: row.message_id,
-    imageCount: row.image_count,
-    failureKind: row.failure_kind,
-    createdAt: row.created_at,
-    submittedAt: row.submitted_at,
-    finishedAt: row.finished_at,
-    appPermissions: row.app_permissions,
-    attachmentSizeLimit: row.attachment_size_limit,
-    inThread: row.in_thread === 1,
-    dispatchedAt: row.dispatched_at,
-    quotaImages: row.quota_images,
-    costUsd: row.cost_usd,
-  };
-}
-
 /** The generations table. Every state change is one statement, so a crash leaves a consistent row. */
 export class GenerationStore {
   readonly #insert;
@@ -165,16 +80,16 @@ export class GenerationStore {
 
   constructor(db: Db) {
     this.#insert = db.prepare(
-      `INSERT INTO generations (status, model_id, input_json, requester_id, guild_id, channel_id, application_id,
-         interaction_token, token_expires_at, parent_id, created_at, app_permissions, attachment_size_limit, in_thread,
-       quota_images, cost_usd)
-       VALUES ('waiting', @modelId, @inputJson, @requesterId, @guildId, @channelId, @applicationId,
+      `INSERT INTO generations (status, model_id, input_json, safety_tolerance, requester_id, guild_id, channel_id,
+         application_id, interaction_token, token_expires_at, parent_id, created_at, app_permissions, attachment_size_limit,
+         in_thread, quota_images, cost_usd)
+       VALUES ('waiting', @modelId, @inputJson, @safetyTolerance, @requesterId, @guildId, @channelId, @applicationId,
          @interactionToken, @tokenExpiresAt, @parentId, @createdAt, @appPermissions, @attachmentSizeLimit, @inThread,
          @quotaImages, @costUsd)`,
     );
-    this.#byId = db.prepare<[number], Row>('SELECT * FROM generations WHERE id = ?');
-    this.#unfinished = db.prepare<[], Row>(
-      `SELECT * FROM generations WHERE status IN (${UNFINISHED_SQL}) ORDER BY id`,
+    this.#byId = db.prepare<[number], unknown>('SELECT * FROM generations WHERE id = ?');
+    this.#unfinished = db.prepare<[], { id: number }>(
+      `SELECT id FROM generations WHERE status IN (${UNFINISHED_SQL}) ORDER BY id`,
     );
     this.#submitted = db.prepare<[string, number, number]>(
       `UPDATE generations SET status = 'queued', fal_request_id = ?, submitted_at = ? WHERE id = ?`,
@@ -210,7 +125,7 @@ export class GenerationStore {
     this.#globalCost = db.prepare<[number], { cost: number }>(
       'SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM generations WHERE created_at >= ?',
     );
-    this.#activeOfMember = db.prepare<[string | null, string], Row>(
+    this.#activeOfMember = db.prepare<[string | null, string], unknown>(
       `SELECT * FROM generations WHERE guild_id IS ? AND requester_id = ? AND status IN (${UNFINISHED_SQL}) ORDER BY id`,
     );
     this.#createIfAllowed = db.transaction(
@@ -238,6 +153,7 @@ export class GenerationStore {
     const { lastInsertRowid } = this.#insert.run({
       modelId: generation.modelId,
       inputJson: JSON.stringify(generation.input),
+      safetyTolerance: generation.safetyTolerance,
       requesterId: generation.requesterId,
       guildId: generation.guildId,
       channelId: generation.channelId,
@@ -291,12 +207,12 @@ export class GenerationStore {
 
   /** A member's unfinished jobs in a server, oldest first. */
   activeOf(guildId: string | null, requesterId: string): Generation[] {
-    return this.#activeOfMember.all(guildId, requesterId).map(fromRow);
+    return this.#activeOfMember.all(guildId, requesterId).map(parseGenerationRow);
   }
 
   get(id: number): Generation | undefined {
     const row = this.#byId.get(id);
-    return row ? fromRow(row) : undefined;
+    return row ? parseGenerationRow(row) : undefined;
   }
 
   require(id: number): Generation {
@@ -305,8 +221,22 @@ export class GenerationStore {
     return generation;
   }
 
-  unfinished(): Generation[] {
-    return this.#unfinished.all().map(fromRow);
+  /**
+   * Every unfinished job, oldest first. A row that cannot be read is reported in `damaged` (with why) rather than
+   * stopping the others from being resumed.
+   */
+  unfinished(): { generations: Generation[]; damaged: DamagedRowError[] } {
+    const generations: Generation[] = [];
+    const damaged: DamagedRowError[] = [];
+    for (const { id } of this.#unfinished.all()) {
+      try {
+        generations.push(this.require(id));
+      } catch (error) {
+        if (!(error instanceof DamagedRowError)) throw error;
+        damaged.push(error);
+      }
+    }
+    return { generations, damaged };
   }
 
   /** Records fal's request id the moment fal accepts the job, so a restart can pick it up again. */
@@ -330,7 +260,7 @@ export class GenerationStore {
    * A job that ended without images gives its images back to the member's quota; its cost is kept only when
    * fal may have billed it (`billed`).
    */
-  markFailed(id: number, status: 'failed' | 'cancelled', failureKind: string, at: number, billed = false): void {
+  markFailed(id: number, status: 'failed' | 'cancelled', failureKind: FailureKind, at: number, billed = false): void {
     this.#failed.run(status, failureKind, at, billed ? 1 : 0, id);
   }
 

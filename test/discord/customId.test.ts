@@ -1,9 +1,10 @@
+import imagine from '../../commands/imagine.js';
 import { describe, expect, it } from 'vitest';
-import { CUSTOM_ID_MAX_LENGTH, decodeCustomId, encodeCustomId } from '../../src/discord/customId.js';
+import { COMPONENT_ACTIONS, CUSTOM_ID_MAX_LENGTH, GENERATION_COMPONENTS, decodeCustomId, encodeCustomId } from '../../src/discord/customId.js';
 
 describe('custom_id codec', () => {
   it('round-trips every action', () => {
-    for (const action of ['same', 'new', 'edit', 'edit-submit', 'delete', 'cancel'] as const) {
+    for (const action of COMPONENT_ACTIONS) {
       const encoded = encodeCustomId({ command: 'imagine', action, id: 42 });
       expect(encoded).toBe(`imagine:${action}:42`);
       expect(decodeCustomId(encoded)).toEqual({ command: 'imagine', action, id: 42 });
@@ -31,5 +32,12 @@ describe('custom_id codec', () => {
     `imagine:same:${'1'.repeat(120)}`,
   ])('refuses %j', (raw) => {
     expect(decodeCustomId(raw)).toBeUndefined();
+  });
+});
+
+describe('GENERATION_COMPONENTS', () => {
+  it('is the name of the command that handles every generation button', () => {
+    expect(imagine.data.name).toBe(GENERATION_COMPONENTS);
+    expect(imagine.handleComponent).toBeTypeOf('function');
   });
 });

@@ -54,7 +54,7 @@ interface Harness {
   store: GenerationStore;
   lines: string[];
   logger: Logger;
-  service(logger?: Logger): GenerationService;
+  service(target?: ReplyTarget, logger?: Logger): GenerationService;
   close(): Promise<void>;
 }
 
@@ -78,11 +78,12 @@ async function startHarness(options: { concurrency?: number } = {}): Promise<Har
     store,
     lines,
     logger,
-    service(serviceLogger = logger) {
+    service(target = new RecordingTarget(), serviceLogger = logger) {
       const service = new GenerationService({
         store,
         fal: createFal({ key: fal.key, baseUrl: fal.baseUrl }),
         logger: serviceLogger,
+        target,
         pollIntervalMs: 5,
         jobTimeoutMs: 60_000,
         download: { timeoutMs: 10_000, maxBytes: 10 * 1024 * 1024 },
@@ -112,11 +113,12 @@ function request(member: number, prompt: string): GenerationRequest {
     channelId: '300000000000000002',
     applicationId: '300000000000000003',
     interactionToken: `interaction-token-of-member-${member}-${'x'.repeat(40)}`,
-    interactionCreatedAt: Date.now(),
+    tokenExpiresAt: Date.now() + 15 * 60 * 1000,
     parentId: null,
     appPermissions: '0',
     attachmentSizeLimit: null,
     inThread: false,
+    server: { safetyTolerance: '4' },
   };
 }
 
@@ -132,11 +134,11 @@ const positions = (progress: readonly Progress[] | undefined) =>
 describe('GenerationService, through its reply target', () => {
   it('counts a waiting member’s place in line down as the jobs ahead of them finish', async () => {
     harness = await startHarness({ concurrency: 1 });
-    const service = harness.service();
     const target = new RecordingTarget();
+    const service = harness.service(target);
     harness.fal.defaultPlan = { hold: true };
     const jobs = [1, 2, 3, 4].map((member) => admit(service, member, `member ${member}`));
-    for (const job of jobs) void service.start(job, target);
+    for (const job of jobs) void service.start(job);
     const fourth = jobs[3]?.id ?? 0;
     await target.until(() => positions(target.progressOf.get(fourth)).includes(3));
 
@@ -158,15 +160,15 @@ describe('GenerationService, through its reply target', () => {
     harness.fal.defaultPlan = { hold: true };
     const job = admit(first, 1, 'outlives its process');
     const token = job.interactionToken ?? '';
-    void first.start(job, new RecordingTarget());
+    void first.start(job);
     await harness.fal.waitForSubmission(1);
     await first.drain(0);
 
     // The next process: a new logger that has never seen the token.
     const lines: string[] = [];
     const logger = createLogger({ level: 'debug', write: (line) => lines.push(line) });
-    const next = harness.service(logger);
-    expect(next.resumeUnfinished(new RecordingTarget())).toBe(1);
+    const next = harness.service(new RecordingTarget(), logger);
+    expect(next.resumeUnfinished()).toBe(1);
     logger.error('a Discord error that quotes its route', { url: `/webhooks/app/${token}/messages/@original` });
     expect(lines.join('\n')).not.toContain(token);
     expect(lines.join('\n')).toContain('[redacted]');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoopPacer } from '../../src/generation/pacer.js';
+import { LoopPacer } from '../../src/shared/pacer.js';
 
 /** Counts event-loop turns: an immediate that queues itself again runs once per turn. */
 function turnCounter(): { read(): number; stop(): void } {

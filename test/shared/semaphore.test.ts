@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Semaphore } from '../../src/generation/semaphore.js';
+import { Semaphore } from '../../src/shared/semaphore.js';
 
 describe('Semaphore', () => {
   it('runs at most `size` tasks at once, in arrival order, and frees slots on failure too', async () => {
