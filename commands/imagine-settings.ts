@@ -14,7 +14,7 @@ import {
 import { z } from 'zod';
 import type { Config } from '../src/config.js';
 import type { Command, CommandContext } from '../src/discord/command.js';
-import { NO_PINGS } from '../src/discord/views.js';
+import { NO_PINGS } from '../src/discord/views/common.js';
 import { UserError } from '../src/errors.js';
 import {
   GuildSettingsSchema,

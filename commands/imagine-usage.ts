@@ -9,7 +9,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Command, CommandContext } from '../src/discord/command.js';
-import { NO_PINGS } from '../src/discord/views.js';
+import { NO_PINGS } from '../src/discord/views/common.js';
 import { utcDayStart } from '../src/limits/admission.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -18,13 +18,10 @@ import { optionsFromModels } from '../src/discord/commandOptions.js';
 import { missingChannelPermissions } from '../src/discord/permissions.js';
 import type { CustomId } from '../src/discord/customId.js';
 import { tokenExpiry } from '../src/discord/interactionToken.js';
-import {
-  EDIT_FIELDS,
-  NO_PINGS,
-  refusalMessage,
-  renderEditModal,
-  useDefaultModelButton,
-} from '../src/discord/views.js';
+import { NO_PINGS } from '../src/discord/views/common.js';
+import { EDIT_FIELDS, renderEditModal } from '../src/discord/views/editForm.js';
+import { useDefaultModelButton } from '../src/discord/views/jobMessages.js';
+import { refusalMessage } from '../src/discord/views/refusals.js';
 import { UserError } from '../src/errors.js';
 import type { EffectiveSettings } from '../src/limits/guildSettings.js';
 import { adaptInput, parseGenerationInput, randomSeed, type ParseResult } from '../src/models/parse.js';

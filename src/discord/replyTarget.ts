@@ -8,7 +8,8 @@ import type { Generation, GenerationStore } from '../store/generations.js';
 import { fitForDiscord, uploadLimits } from './fitAttachments.js';
 import { missingChannelPermissions } from './permissions.js';
 import { sendMessage } from './upload.js';
-import { renderFailure, renderProgress, renderResult, type MessageView, type ResultView } from './views.js';
+import type { MessageView, ResultView } from './views/common.js';
+import { renderFailure, renderProgress, renderResult } from './views/jobMessages.js';
 
 /** An upload started this close to the token's expiry goes to the channel instead (uploads can take a while). */
 const TOKEN_SAFETY_MARGIN_MS = 60_000;

@@ -4,7 +4,7 @@ import { errorContext, type Logger } from '../logger.js';
 import { INTERACTION_TOKEN_LIFETIME_MS } from './interactionToken.js';
 import type { Command, CommandContext } from './command.js';
 import { decodeCustomId } from './customId.js';
-import { NO_PINGS } from './views.js';
+import { NO_PINGS } from './views/common.js';
 
 export const GENERIC_FAILURE = '⚠️ Something went wrong on our side. Please try again in a moment.';
 export const STALE_COMPONENT = 'This button is from an older version of the bot and no longer works. Run /imagine again.';
