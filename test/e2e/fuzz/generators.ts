@@ -6,7 +6,23 @@
 import { ApplicationCommandOptionType as T } from 'discord.js';
 import { STALE_COMPONENT, UNKNOWN_COMMAND, UNSUPPORTED } from '../../../src/discord/router.js';
 import type { World } from '../world.js';
-import { PLAIN, alice, attackers, click, command, exact, ignored, imagine, modal, reply, without, type FuzzCase, type Json, type Option, type Targets } from './cases.js';
+import {
+  PLAIN,
+  alice,
+  attackers,
+  click,
+  command,
+  exact,
+  ignored,
+  imagine,
+  modal,
+  reply,
+  without,
+  type FuzzCase,
+  type Json,
+  type Option,
+  type Targets,
+} from './cases.js';
 import { HOSTILE, MARKDOWN, MENTIONS, WORDS, hostileText, longText, type Rng } from './hostile.js';
 
 interface Generator {

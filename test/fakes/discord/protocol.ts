@@ -71,7 +71,6 @@ export const INTERACTION_COMPONENT = 3;
 export const INTERACTION_AUTOCOMPLETE = 4;
 export const INTERACTION_MODAL_SUBMIT = 5;
 
-
 export type Json = Record<string, unknown>;
 
 export function isObject(value: unknown): value is Json {
