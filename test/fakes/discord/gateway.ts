@@ -3,8 +3,8 @@
  * that sends HELLO, answers heartbeats, accepts IDENTIFY (READY) and RESUME (replaying missed dispatches),
  * closes with Discord's close codes, and dispatches events to the most recently READY session.
  */
-import type { IncomingMessage, Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { DiscordModel } from './model.js';
