@@ -1,6 +1,6 @@
 /**
  * Request-body validation against Discord's published OpenAPI 3.1 description of API v10
- * (https://github.com/discord/discord-api-spec), used by the fake Discord in `discord.ts`.
+ * (https://github.com/discord/discord-api-spec), used by the fake Discord (`discord/requests.ts`).
  *
  * The spec is loaded once per process and each operation's validator is compiled on first use, because
  * compiling the whole spec up front takes seconds and a test touches a handful of routes.

@@ -1,0 +1,210 @@
+/**
+ * `FakeDiscord`, the one object tests hold: it starts the loopback server and composes the parts of the fake
+ * (the state in `model.ts`, the REST side in `http.ts`/`router.ts`/`requests.ts`, the gateway in
+ * `gateway.ts`, the payload builders in `builders.ts`) behind the controls tests use. See `../discord.ts`.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { button, chatInput, modalSubmit } from './builders.js';
+import { FakeGateway } from './gateway.js';
+import { serveHttp } from './http.js';
+import { DiscordModel } from './model.js';
+import { DEFAULT_USER, type Json } from './protocol.js';
+import { RequestLog } from './requests.js';
+import { Router } from './router.js';
+import type {
+  ButtonOptions,
+  ChatInputOptions,
+  FailureSpec,
+  FakeChannel,
+  FakeDiscordOptions,
+  FakeInteractionState,
+  FakeMessage,
+  FakeUser,
+  HeldRequest,
+  InteractionPayload,
+  ModalSubmitOptions,
+  RecordedRequest,
+} from './types.js';
+
+export class FakeDiscord {
+  readonly apiUrl: string;
+  readonly gatewayUrl: string;
+  readonly token: string;
+  readonly applicationId: string;
+  readonly botUserId: string;
+  readonly botUsername: string;
+  /** Default guild and channel of built interactions. */
+  readonly guildId: string;
+  readonly channelId: string;
+  readonly defaultUser: FakeUser = DEFAULT_USER;
+  readonly fileSizeLimit: number;
+  readonly requestSizeLimit: number;
+
+  readonly requests: RecordedRequest[];
+  readonly invalidBodies: Array<{ method: string; path: string; errors: unknown }>;
+  readonly messages: Map<string, FakeMessage>;
+  readonly commands: { global: unknown[]; guilds: Map<string, unknown[]> };
+  readonly interactions: Map<string, FakeInteractionState>;
+  readonly channels: Map<string, FakeChannel>;
+  /** Errors thrown by the fake itself while handling a request (answered 500); a test should expect none. */
+  readonly internalErrors: unknown[];
+
+  readonly #server: Server;
+  readonly #model: DiscordModel;
+  readonly #log = new RequestLog();
+  readonly #gateway: FakeGateway;
+
+  private constructor(server: Server, port: number, options: FakeDiscordOptions) {
+    this.#server = server;
+    const model = new DiscordModel(port, options);
+    this.#model = model;
+    this.apiUrl = model.apiUrl;
+    this.gatewayUrl = model.gatewayUrl;
+    this.token = model.token;
+    this.applicationId = model.applicationId;
+    this.botUserId = model.botUserId;
+    this.botUsername = model.botUsername;
+    this.guildId = model.guildId;
+    this.channelId = model.channelId;
+    this.fileSizeLimit = model.fileSizeLimit;
+    this.requestSizeLimit = model.requestSizeLimit;
+    this.messages = model.messages;
+    this.commands = model.commands;
+    this.interactions = model.interactions;
+    this.channels = model.channels;
+    this.requests = this.#log.requests;
+    this.invalidBodies = this.#log.invalidBodies;
+    this.internalErrors = this.#log.internalErrors;
+    serveHttp(server, model, this.#log, new Router(model, this.#log));
+    this.#gateway = new FakeGateway(server, model, options.heartbeatInterval ?? 41_250);
+  }
+
+  /** Starts the fake on a free loopback port. */
+  static async start(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    return new FakeDiscord(server, port, options);
+  }
+
+  /** The bot user, as `GET /users/@me` and message authors show it. */
+  get botUser(): Json {
+    return this.#model.botUser;
+  }
+
+  // ----- test controls ----------------------------------------------------------------------------------
+
+  /** Resolves once a client has IDENTIFIED and been sent READY (immediately if one is connected now). */
+  waitForReady(): Promise<void> {
+    return this.#gateway.waitForReady();
+  }
+
+  /**
+   * Dispatches an INTERACTION_CREATE to the most recently READY client and remembers the interaction.
+   * While that client is reconnecting after a drop (see {@link dropGatewayConnection}) the event is kept
+   * and replayed on RESUME, as Discord does. Throws when no client is connected.
+   */
+  dispatchInteraction(payload: object): void {
+    const session = this.#gateway.dispatchSession();
+    const data = payload as Json;
+    const id = data['id'];
+    const token = data['token'];
+    if (typeof id !== 'string' || typeof token !== 'string') throw new Error('FakeDiscord: interaction payload needs id and token');
+    this.#model.addInteraction(data, id, token);
+    this.#gateway.dispatch(session, 'INTERACTION_CREATE', payload);
+  }
+
+  /** Waits until a recorded request matches (already-recorded ones count). */
+  waitForRequest(match: (r: RecordedRequest) => boolean, timeoutMs = 10_000): Promise<RecordedRequest> {
+    return this.#log.waitForRequest(match, timeoutMs);
+  }
+
+  /**
+   * Makes the next `count` matching requests fail with this status and Discord error body, e.g.
+   * `{ status: 500 }`, `{ status: 429, retryAfter: 0.05 }`, `{ status: 403, code: 50013, message: 'Missing Permissions' }`.
+   * `match` also sees the parsed request (body and files), e.g. to fail only an upload.
+   */
+  failNext(match: (method: string, path: string, request: RecordedRequest) => boolean, failure: FailureSpec, count = 1): void {
+    this.#log.failNext(match, failure, count);
+  }
+
+  /**
+   * Holds the next matching request as if it were still on its way: the fake neither acts on it nor answers it
+   * until the test calls `release()` (then it is handled as usual) or `drop()` (the connection is cut and the
+   * request never took effect). Resolves once the request has arrived. For crashing a client mid-request.
+   */
+  holdNext(match: (request: RecordedRequest) => boolean): Promise<HeldRequest> {
+    return this.#log.holdNext(match);
+  }
+
+  /** Expires an interaction token: its webhook calls then answer 401 50027 Invalid Webhook Token. */
+  expireToken(token: string): void {
+    this.#model.expireToken(token);
+  }
+
+  /** Adds or replaces a channel the bot can (or cannot) post in with its own token. */
+  setChannel(
+    id: string,
+    options: { type?: number; guildId?: string | null; botPermissions?: bigint; parentId?: string } = {},
+  ): FakeChannel {
+    return this.#model.setChannel(id, options);
+  }
+
+  /** Requests that hit no route (tests can assert this stays empty). */
+  get unknownRequests(): RecordedRequest[] {
+    return this.#log.unknownRequests;
+  }
+
+  /** The state of the interaction a payload (or id) designates. */
+  interaction(idOrPayload: string | { id: string }): FakeInteractionState | undefined {
+    return this.#model.interaction(idOrPayload);
+  }
+
+  /** The message `@original` of an interaction currently designates. */
+  originalMessage(idOrPayload: string | { id: string }): FakeMessage | undefined {
+    return this.#model.originalMessage(idOrPayload);
+  }
+
+  /** Closes the current gateway connection like a network blip (code 4000): discord.js resumes. */
+  dropGatewayConnection(code = 4000): Promise<void> {
+    return this.#gateway.dropGatewayConnection(code);
+  }
+
+  /** Closes the HTTP and WebSocket servers and every socket. */
+  async close(): Promise<void> {
+    this.#log.close();
+    await this.#gateway.close();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  // ----- interaction builders ----------------------------------------------------------------------------
+
+  /** A chat-input command interaction, using the registered command's id when there is one. */
+  chatInput(opts: ChatInputOptions): InteractionPayload {
+    return chatInput(this.#model, opts);
+  }
+
+  /**
+   * A button click on a message. When the bot posted that message through the fake, the payload carries
+   * it as stored and the button must exist on it and be enabled (Discord only sends clicks on real
+   * buttons). A message id the fake never saw is registered from `message` (content, components) as a
+   * bot message, and clicks on it are not checked, so a test can model stale or tampered custom_ids.
+   */
+  button(opts: ButtonOptions): InteractionPayload {
+    return button(this.#model, opts);
+  }
+
+  /**
+   * A modal submission. When the bot showed a modal with this custom_id, the submission mirrors its layout
+   * (labels or action rows) and the fields must be its text inputs, within their length limits.
+   */
+  modalSubmit(opts: ModalSubmitOptions): InteractionPayload {
+    return modalSubmit(this.#model, opts);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The fake gateway (https://discord.com/developers/docs/events/gateway): a WebSocket server on the same port
+ * that sends HELLO, answers heartbeats, accepts IDENTIFY (READY) and RESUME (replaying missed dispatches),
+ * closes with Discord's close codes, and dispatches events to the most recently READY session.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+import type { DiscordModel } from './model.js';
+import { isObject, type Json } from './protocol.js';
+
+export interface GatewaySession {
+  id: string;
+  seq: number;
+  connection: GatewayConnection | undefined;
+  /** Dispatches sent in this session, for RESUME replay. */
+  events: Array<{ s: number; t: string; d: unknown }>;
+  /** False once the client closed normally (1000/1001) or was told the session is invalid. */
+  resumable: boolean;
+}
+
+interface GatewayConnection {
+  socket: WebSocket;
+  session: GatewaySession | undefined;
+}
+
+export class FakeGateway {
+  readonly #model: DiscordModel;
+  readonly #heartbeatInterval: number;
+  readonly #wss: WebSocketServer;
+  readonly #readyWaiters: Array<() => void> = [];
+  readonly #connections = new Set<GatewayConnection>();
+  readonly #sessions = new Map<string, GatewaySession>();
+  /** Sessions in the order they became READY/RESUMED; the last live one receives dispatches. */
+  #readyOrder: GatewaySession[] = [];
+
+  constructor(server: Server, model: DiscordModel, heartbeatInterval: number) {
+    this.#model = model;
+    this.#heartbeatInterval = heartbeatInterval;
+    this.#wss = new WebSocketServer({ server });
+    this.#wss.on('connection', (socket, req) => this.#onGatewayConnection(socket, req));
+  }
+
+  /** Resolves once a client has IDENTIFIED and been sent READY (immediately if one is connected now). */
+  waitForReady(): Promise<void> {
+    if (this.#liveSession()) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  }
+
+  /**
+   * The session dispatches go to: the most recently READY one, also while it is reconnecting after a drop
+   * (its events are then replayed on RESUME). Throws when no client is connected.
+   */
+  dispatchSession(): GatewaySession {
+    const session = this.#readyOrder.at(-1);
+    if (!session || (!session.connection && !session.resumable)) {
+      throw new Error('FakeDiscord: no gateway client is connected (call client.login first)');
+    }
+    return session;
+  }
+
+  /** Closes the current gateway connection like a network blip (code 4000): discord.js resumes. */
+  async dropGatewayConnection(code = 4000): Promise<void> {
+    const session = this.#liveSession();
+    const socket = session?.connection?.socket;
+    if (!socket) throw new Error('FakeDiscord: no gateway client is connected');
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.close(code, 'fake network blip');
+    });
+  }
+
+  /** Closes every connection and the WebSocket server. */
+  async close(): Promise<void> {
+    for (const connection of this.#connections) connection.socket.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #liveSession(): GatewaySession | undefined {
+    const session = this.#readyOrder.at(-1);
+    return session?.connection?.socket.readyState === WebSocket.OPEN ? session : undefined;
+  }
+
+  #onGatewayConnection(socket: WebSocket, req: IncomingMessage): void {
+    const connection: GatewayConnection = { socket, session: undefined };
+    this.#connections.add(connection);
+    const query = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams;
+    socket.on('close', (code) => {
+      this.#connections.delete(connection);
+      const session = connection.session;
+      if (session && session.connection === connection) {
+        session.connection = undefined;
+        if (code === 1000 || code === 1001) session.resumable = false;
+      }
+    });
+    socket.on('error', () => undefined);
+    if (query.get('v') !== '10') {
+      socket.close(4012, 'Invalid API version');
+      return;
+    }
+    if ((query.get('encoding') ?? 'json') !== 'json' || query.has('compress')) {
+      socket.close(4002, 'Only uncompressed JSON is supported by the fake');
+      return;
+    }
+    socket.on('message', (raw: RawData) => this.#onGatewayMessage(connection, raw));
+    send(socket, { op: 10, d: { heartbeat_interval: this.#heartbeatInterval }, s: null, t: null });
+  }
+
+  #onGatewayMessage(connection: GatewayConnection, raw: RawData): void {
+    const { socket } = connection;
+    let payload: Json;
+    try {
+      const parsed: unknown = JSON.parse(rawToString(raw));
+      if (!isObject(parsed)) throw new Error('not an object');
+      payload = parsed;
+    } catch {
+      socket.close(4002, 'Decode error');
+      return;
+    }
+    const d = isObject(payload['d']) ? payload['d'] : {};
+    switch (payload['op']) {
+      case 1:
+        send(socket, { op: 11, d: null, s: null, t: null });
+        return;
+      case 2: {
+        if (connection.session) {
+          socket.close(4005, 'Already authenticated');
+          return;
+        }
+        if (d['token'] !== this.#model.token && d['token'] !== `Bot ${this.#model.token}`) {
+          socket.close(4004, 'Authentication failed');
+          return;
+        }
+        if (typeof d['intents'] !== 'number') {
+          socket.close(4013, 'Invalid intent(s)');
+          return;
+        }
+        const shard = d['shard'];
+        if (shard !== undefined && (!Array.isArray(shard) || shard[0] !== 0 || shard[1] !== 1)) {
+          socket.close(4010, 'Invalid shard');
+          return;
+        }
+        const session: GatewaySession = { id: randomBytes(16).toString('hex'), seq: 0, connection, events: [], resumable: true };
+        connection.session = session;
+        this.#sessions.set(session.id, session);
+        this.dispatch(session, 'READY', {
+          v: 10,
+          user: { ...this.#model.botUser, verified: true, mfa_enabled: false, email: null },
+          guilds: [],
+          session_id: session.id,
+          session_type: 'normal',
+          resume_gateway_url: this.#model.gatewayUrl,
+          application: { id: this.#model.applicationId, flags: 0 },
+          private_channels: [],
+          presences: [],
+          relationships: [],
+          guild_join_requests: [],
+          geo_ordered_rtc_regions: [],
+          auth_session_id_hash: randomBytes(16).toString('base64'),
+          user_settings: {},
+          ...(shard !== undefined ? { shard } : {}),
+          _trace: ['["fake-gateway",{"micros":0}]'],
+        });
+        this.#markReady(session);
+        return;
+      }
+      case 6: {
+        const session = typeof d['session_id'] === 'string' ? this.#sessions.get(d['session_id']) : undefined;
+        const tokenOk = d['token'] === this.#model.token || d['token'] === `Bot ${this.#model.token}`;
+        const live = session?.connection && session.connection !== connection && session.connection.socket.readyState === WebSocket.OPEN;
+        if (!session || !tokenOk || !session.resumable || live || typeof d['seq'] !== 'number') {
+          send(socket, { op: 9, d: false, s: null, t: null });
+          return;
+        }
+        const seq = d['seq'];
+        connection.session = session;
+        session.connection = connection;
+        for (const event of session.events) {
+          if (event.s > seq) send(socket, { op: 0, t: event.t, s: event.s, d: event.d });
+        }
+        this.dispatch(session, 'RESUMED', { _trace: ['["fake-gateway",{"micros":0}]'] });
+        this.#markReady(session);
+        return;
+      }
+      case 3:
+      case 4:
+      case 8:
+      case 14:
+      case 31:
+        if (!connection.session) socket.close(4003, 'Not authenticated');
+        return;
+      default:
+        socket.close(4001, 'Unknown opcode');
+    }
+  }
+
+  #markReady(session: GatewaySession): void {
+    this.#readyOrder = [...this.#readyOrder.filter((s) => s !== session), session];
+    for (const resolve of this.#readyWaiters.splice(0)) resolve();
+  }
+
+  /** Sends an event (op 0) in a session and keeps it for RESUME replay. */
+  dispatch(session: GatewaySession, t: string, d: unknown): void {
+    session.seq += 1;
+    const event = { s: session.seq, t, d };
+    session.events.push(event);
+    if (session.events.length > 1000) session.events.shift();
+    const socket = session.connection?.socket;
+    if (socket?.readyState === WebSocket.OPEN) send(socket, { op: 0, ...event });
+  }
+}
+
+function send(socket: WebSocket, payload: Json): void {
+  socket.send(JSON.stringify(payload));
+}
+
+function rawToString(raw: RawData): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  if (raw instanceof ArrayBuffer) return Buffer.from(raw).toString('utf8');
+  return raw.toString('utf8');
+}
