@@ -23,7 +23,6 @@ import {
   type BurstResult,
   type ConcurrentResult,
   type OverheadCase,
-  type Size,
 } from './scenarios.js';
 import { median, show } from './stats.js';
 import { startNodeFlags } from '../test/e2e/botProcess.js';
@@ -132,7 +131,7 @@ function parseOptions(): { options: BenchOptions; out: string; scenarios: Scenar
     jobs: int('jobs', values.jobs, 200, 20, 1),
     concurrent: int('concurrent', values.concurrent, 100, 10, 1),
     images: int('images', values.images, 4, 4, 1),
-    size: size as Size,
+    size,
     queueMs: int('queue-ms', values['queue-ms'], 2000, 500),
     genMs: int('gen-ms', values['gen-ms'], 4000, 1000),
     pollMs: int('poll-ms', values['poll-ms'], 500, 500, 10),

@@ -46,7 +46,7 @@ export async function fitForDiscord(images: readonly DownloadedImage[], limits: 
   // libvips works off the event loop on its own threads, so the images are re-encoded side by side.
   const reencoded = images.filter((image) => image.data.byteLength > limits.perFileBytes).length;
   const fitted = await Promise.all(
-    images.map((image) => (image.data.byteLength <= limits.perFileBytes ? image : shrink(image, limits.perFileBytes))),
+    images.map(async (image) => (image.data.byteLength <= limits.perFileBytes ? image : shrink(image, limits.perFileBytes))),
   );
   const messages: DownloadedImage[][] = [];
   let current: DownloadedImage[] = [];

@@ -21,10 +21,8 @@ export function createFal(options: { key: string; baseUrl?: string | undefined; 
     fetch: guardSubmitRetries(((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
       pacer.run(() => undiciFetch(input, init))) as unknown as typeof fetch),
     ...(baseUrl && {
-      requestMiddleware: async (request) => ({
-        ...request,
-        url: request.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, baseUrl),
-      }),
+      requestMiddleware: (request) =>
+        Promise.resolve({ ...request, url: request.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, baseUrl) }),
     }),
   });
 }

@@ -58,7 +58,10 @@ export async function submitJob(
     const submitted = await fal.queue.submit(endpointId, { input, abortSignal: signal });
     return submitted.request_id;
   } catch (error) {
-    if (error instanceof SubmitOutcomeUnknown) throw Object.assign(error.failure as object, { maybeReceived: true });
+    if (error instanceof SubmitOutcomeUnknown) {
+      const failure = error.failure instanceof Error ? error.failure : new Error(String(error.failure));
+      throw Object.assign(failure, { maybeReceived: true });
+    }
     throw error;
   }
 }

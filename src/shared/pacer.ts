@@ -19,14 +19,14 @@ export class LoopPacer {
   run<T>(task: () => Promise<T>, lane: 'urgent' | 'routine' = 'routine', signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(signal.reason);
+        reject(abortReason(signal));
         return;
       }
       const queue = this.#lanes[lane];
       const onAbort = () => {
         const index = queue.indexOf(start);
         if (index >= 0) queue.splice(index, 1);
-        reject(signal?.reason);
+        if (signal) reject(abortReason(signal));
       };
       const start = () => {
         signal?.removeEventListener('abort', onAbort);
@@ -49,4 +49,10 @@ export class LoopPacer {
       this.#schedule();
     });
   }
+}
+
+/** The reason a signal was aborted with (an Error: `abort()` with none gives a DOMException, which is one). */
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
 }

@@ -53,7 +53,7 @@ describe('command registration', () => {
     expect(names.sort()).toEqual(['imagine', 'imagine-settings', 'imagine-usage']);
     expect(world.discord.commands.global.find((command) => (command as { name: string }).name === 'imagine')).toMatchObject({
       name: 'imagine',
-      options: imagine.dataFor(world.config).options.map((option) => expect.objectContaining({ name: option.name, type: option.type })),
+      options: imagine.dataFor(world.config).options.map((option) => expect.objectContaining({ name: option.name, type: option.type }) as unknown),
     });
     const puts = () => world.discord.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/commands'));
     expect(puts()).toHaveLength(1);
@@ -181,7 +181,7 @@ describe('/imagine', () => {
 
     const denied = clickButton(interaction.token, 'cancel', bob);
     const deniedAnswer = await world.discord.waitForRequest(isCallback(denied.id));
-    expect(deniedAnswer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Only the member who started') } });
+    expect(deniedAnswer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Only the member who started') as unknown } });
 
     clickButton(interaction.token, 'cancel', alice);
     const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
@@ -243,7 +243,7 @@ describe('result buttons', () => {
 
     const denied = clickButton(first.interaction.token, 'delete', bob);
     const answer = await world.discord.waitForRequest(isCallback(denied.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Manage Messages') } });
+    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Manage Messages') as unknown } });
     expect(world.discord.messages.has(messageId)).toBe(true);
 
     const moderator = clickButton(first.interaction.token, 'delete', bob, {
@@ -273,7 +273,7 @@ describe('result buttons', () => {
     });
     world.discord.dispatchInteraction(elsewhere);
     const answer = await world.discord.waitForRequest(isCallback(elsewhere.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringMatching(/no longer/) } });
+    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringMatching(/no longer/) as unknown } });
     expect(JSON.stringify(answer.body)).not.toContain('a secret prompt');
   });
 
@@ -282,7 +282,7 @@ describe('result buttons', () => {
       const click = world.discord.button({ customId, message: { id: '300000000000000001' }, user: alice });
       world.discord.dispatchInteraction(click);
       const answer = await world.discord.waitForRequest(isCallback(click.id));
-      expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringMatching(/no longer/) } });
+      expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringMatching(/no longer/) as unknown } });
     }
   });
 });

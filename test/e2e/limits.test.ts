@@ -112,7 +112,7 @@ describe('Discord faults when posting the result', () => {
       appPermissions: String(PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages),
     });
     const answer = await world.discord.waitForRequest(isCallback(interaction.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Attach Files permission') } });
+    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Attach Files permission') as unknown } });
     expect(world.fal.submissions).toHaveLength(0);
   });
 
@@ -138,7 +138,7 @@ describe('Discord faults when posting the result', () => {
       world = await startWorld();
       const interaction = inThread(world, P.ViewChannel | P.SendMessages | P.AttachFiles);
       const answer = await world.discord.waitForRequest(isCallback(interaction.id));
-      expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Send Messages in Threads permission') } });
+      expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Send Messages in Threads permission') as unknown } });
       expect(world.fal.submissions).toHaveLength(0);
     });
 
@@ -151,7 +151,7 @@ describe('Discord faults when posting the result', () => {
       expect(world.bot.store.require(1).inThread).toBe(true);
       world.discord.expireToken(interaction.token);
       world.fal.release(submission.requestId);
-      const post = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path === `/channels/${interaction.channel_id}/messages`);
+      const post = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path === `/channels/${String(interaction.channel_id)}/messages`);
       expect(post.status).toBe(200);
       expect(post.files).toHaveLength(1);
     });
@@ -172,7 +172,7 @@ describe('Discord rate limits', () => {
     // Job A's token expires while fal holds it, so its result goes to the channel with the bot token; Discord
     // answers that post with a global 429, which makes discord.js hold every globally limited request.
     const expired = await jobWithExpiredToken(world);
-    const isChannelPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${expired.interaction.channel_id}/messages`;
+    const isChannelPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${String(expired.interaction.channel_id)}/messages`;
     world.discord.failNext((_method, _path, r) => isChannelPost(r), { status: 429, retryAfter: 5, global: true });
     expired.release();
     await world.discord.waitForRequest((r) => isChannelPost(r) && r.status === 429);

@@ -245,7 +245,7 @@ describe('a model fal no longer serves', () => {
 
     const retry = world.discord.button({
       customId: 'imagine:default:1',
-      message: { id: '300000000000000777', components: (answer.body as { components: unknown[] }).components as never },
+      message: { id: '300000000000000777', components: (answer.body as { components: never[] }).components },
       user: alice,
       ...place,
     });

@@ -203,7 +203,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     await first.waitForLog('shutting down');
     const late = imagine('too late');
     const answer = await fakes.discord.waitForRequest(isCallback(late.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('restarting') } });
+    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('restarting') as unknown } });
 
     expect(await first.exited).toEqual({ code: 0, signal: null });
     expect(existsSync(`${fakes.databasePath}-wal`)).toBe(false);

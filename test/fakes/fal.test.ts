@@ -10,7 +10,7 @@ const FAST = 'fal-ai/imagen4/preview/fast';
 function clientFor(fake: FakeFal, key = fake.key): FalClient {
   return createFalClient({
     credentials: key,
-    requestMiddleware: async (req) => ({ ...req, url: req.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, fake.baseUrl) }),
+    requestMiddleware: (req) => Promise.resolve({ ...req, url: req.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, fake.baseUrl) }),
   });
 }
 

@@ -89,7 +89,7 @@ function discriminateUnions(node: unknown, schemas: JsonObject): void {
   if (!isObject(node)) return;
   for (const value of Object.values(node)) discriminateUnions(value, schemas);
   for (const keyword of ['oneOf', 'anyOf'] as const) {
-    const branches = node[keyword];
+    const branches: unknown = node[keyword];
     if (!Array.isArray(branches) || branches.length < 2) continue;
     const tags: unknown[][] = [];
     let allRequireType = true;
@@ -107,7 +107,7 @@ function discriminateUnions(node: unknown, schemas: JsonObject): void {
     const all = tags.flat();
     if (tags.length !== branches.length || new Set(all).size !== all.length) continue;
     delete node[keyword];
-    const clauses = branches.map((branch, i) => ({
+    const clauses = (branches as unknown[]).map((branch, i) => ({
       if: { properties: { type: { enum: tags[i] } }, required: ['type'] },
       then: branch,
     }));

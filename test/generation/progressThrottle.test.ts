@@ -9,8 +9,9 @@ describe('ProgressThrottle', () => {
     const sent: { value: number; at: number }[] = [];
     const throttle = new ProgressThrottle<number>(
       2000,
-      async (value) => {
+      (value) => {
         sent.push({ value, at: Date.now() });
+        return Promise.resolve();
       },
       (a, b) => a === b,
     );

@@ -20,20 +20,22 @@ class RecordingTarget implements ReplyTarget {
   readonly failed = new Map<number, Failure>();
   #waiters: Array<() => void> = [];
 
-  async progress(generation: Generation, progress: Progress): Promise<void> {
+  progress(generation: Generation, progress: Progress): Promise<void> {
     this.progressOf.set(generation.id, [...(this.progressOf.get(generation.id) ?? []), progress]);
     this.#notify();
+    return Promise.resolve();
   }
 
-  async deliver(generation: Generation, images: readonly DownloadedImage[]): Promise<string | null> {
+  deliver(generation: Generation, images: readonly DownloadedImage[]): Promise<string | null> {
     this.delivered.set(generation.id, images.length);
     this.#notify();
-    return `message-${generation.id}`;
+    return Promise.resolve(`message-${generation.id}`);
   }
 
-  async fail(generation: Generation, failure: Failure): Promise<void> {
+  fail(generation: Generation, failure: Failure): Promise<void> {
     this.failed.set(generation.id, failure);
     this.#notify();
+    return Promise.resolve();
   }
 
   /** Resolves once `check` holds (re-checked after every call the service makes). */

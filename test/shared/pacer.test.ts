@@ -18,9 +18,9 @@ describe('LoopPacer', () => {
     const pacer = new LoopPacer();
     const turns = turnCounter();
     const started: Array<[string, number]> = [];
-    const task = (name: string) => async () => {
+    const task = (name: string) => () => {
       started.push([name, turns.read()]);
-      return name;
+      return Promise.resolve(name);
     };
     const results = await Promise.all(['a', 'b', 'c', 'd'].map((name) => pacer.run(task(name))));
     turns.stop();
@@ -33,7 +33,7 @@ describe('LoopPacer', () => {
   it('starts urgent tasks before routine ones still waiting', async () => {
     const pacer = new LoopPacer();
     const started: string[] = [];
-    const task = (name: string) => async () => void started.push(name);
+    const task = (name: string) => () => Promise.resolve(void started.push(name));
     await Promise.all([
       pacer.run(task('progress 1')),
       pacer.run(task('progress 2')),
@@ -48,25 +48,23 @@ describe('LoopPacer', () => {
     const pacer = new LoopPacer();
     const started: string[] = [];
     const controller = new AbortController();
-    const ahead = Array.from({ length: 5 }, (_, i) => pacer.run(async () => void started.push(`ahead ${i}`)));
-    const dropped = pacer.run(async () => void started.push('dropped'), 'routine', controller.signal);
+    const ahead = Array.from({ length: 5 }, (_, i) => pacer.run(() => Promise.resolve(void started.push(`ahead ${i}`))));
+    const dropped = pacer.run(() => Promise.resolve(void started.push('dropped')), 'routine', controller.signal);
     controller.abort();
     await expect(dropped).rejects.toThrow(/abort/i);
     expect(started).toEqual([]);
     await Promise.all(ahead);
     expect(started).toEqual(['ahead 0', 'ahead 1', 'ahead 2', 'ahead 3', 'ahead 4']);
-    await expect(pacer.run(async () => 'late', 'routine', controller.signal)).rejects.toThrow(/abort/i);
+    await expect(pacer.run(() => Promise.resolve('late'), 'routine', controller.signal)).rejects.toThrow(/abort/i);
   });
 
   it('passes a failure to its caller, even a synchronous throw, and keeps going', async () => {
     const pacer = new LoopPacer();
-    const failing = pacer.run(async () => {
-      throw new Error('boom');
-    });
-    const throwing = pacer.run((() => {
+    const failing = pacer.run(() => Promise.reject(new Error('boom')));
+    const throwing = pacer.run(() => {
       throw new Error('sync boom');
-    }) as () => Promise<never>);
-    const next = pacer.run(async () => 'next');
+    });
+    const next = pacer.run(() => Promise.resolve('next'));
     await expect(failing).rejects.toThrow('boom');
     await expect(throwing).rejects.toThrow('sync boom');
     await expect(next).resolves.toBe('next');
@@ -77,7 +75,7 @@ describe('LoopPacer', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const slow = pacer.run(() => gate.then(() => 'slow'));
-    const quick = await pacer.run(async () => 'quick');
+    const quick = await pacer.run(() => Promise.resolve('quick'));
     expect(quick).toBe('quick');
     release();
     await expect(slow).resolves.toBe('slow');

@@ -97,7 +97,7 @@ function storeCommand(model: DiscordModel, definition: Json, guildId: string | u
     description: definition['description'] ?? '',
     description_localizations: definition['description_localizations'] ?? null,
     ...(Array.isArray(definition['options']) ? { options: definition['options'] } : {}),
-    default_member_permissions: permissions === null || permissions === undefined ? null : String(permissions),
+    default_member_permissions: typeof permissions === 'string' || typeof permissions === 'number' ? String(permissions) : null,
     nsfw: definition['nsfw'] ?? false,
     ...(guildId
       ? { guild_id: guildId }

@@ -99,9 +99,9 @@ export interface FakeInteractionState {
 export interface HeldRequest {
   readonly request: RecordedRequest;
   /** Handles the request as usual and answers it. */
-  release(): void;
+  readonly release: () => void;
   /** Cuts the connection: the request never takes effect. */
-  drop(): void;
+  readonly drop: () => void;
 }
 
 export interface FakeChannel {
