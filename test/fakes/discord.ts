@@ -23,6 +23,8 @@ import type { AddressInfo } from 'node:net';
 import { PermissionFlagsBits } from 'discord.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
+import { FakeDiscordCdn, resolvedWithAttachments } from './discordCdn.js';
+import type { InteractionAttachmentInput, ResolvedAttachment } from './discordCdn.js';
 import { checkRequestBody, toDiscordFormErrors } from './openapi.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -199,6 +201,8 @@ export interface ChatInputOptions extends ContextOptions {
   options?: ChatInputOption[];
   /** `data.resolved` (channels, roles, users... referenced by option values), as Discord sends it. */
   resolved?: Record<string, unknown>;
+  /** Files of attachment options (type 11, value = the id), from {@link FakeDiscord.interactionAttachment}. */
+  attachments?: ResolvedAttachment[];
 }
 
 export interface ButtonOptions extends ContextOptions {
@@ -488,7 +492,8 @@ export class FakeDiscord {
   /** Sessions in the order they became READY/RESUMED; the last live one receives dispatches. */
   #readyOrder: GatewaySession[] = [];
   readonly #expiredTokens = new Set<string>();
-  readonly #attachmentData = new Map<string, { data: Buffer; contentType: string | undefined }>();
+  /** Signed attachment URLs, their bytes and refresh-urls (./discordCdn.ts). */
+  readonly cdn: FakeDiscordCdn;
   /** Messages a test made up through `button()` rather than the bot posting them. */
   readonly #fabricatedMessages = new Set<string>();
   /** Dispatched interaction payloads by id (for interaction_metadata). */
@@ -498,6 +503,7 @@ export class FakeDiscord {
     this.#server = server;
     this.apiUrl = `http://127.0.0.1:${port}/api`;
     this.gatewayUrl = `ws://127.0.0.1:${port}`;
+    this.cdn = new FakeDiscordCdn(`http://127.0.0.1:${port}`);
     this.token = options.token ?? randomToken('fake-bot-token-', 24);
     this.applicationId = options.applicationId ?? snowflake();
     this.botUserId = options.botUserId ?? this.applicationId;
@@ -722,9 +728,15 @@ export class FakeDiscord {
       type: 1,
       ...(typeof command?.['guild_id'] === 'string' ? { guild_id: command['guild_id'] } : {}),
       ...(opts.options && opts.options.length > 0 ? { options: structuredClone(opts.options) } : {}),
-      ...(opts.resolved ? { resolved: structuredClone(opts.resolved) } : {}),
     };
+    const resolved = resolvedWithAttachments(opts.options ?? [], opts.resolved, opts.attachments ?? []);
+    if (resolved) data['resolved'] = structuredClone(resolved);
     return { ...base, type: INTERACTION_COMMAND, data };
+  }
+
+  /** A file a member put in an attachment option: pass it in `chatInput({ attachments })`, its id as the option value. */
+  interactionAttachment(file: InteractionAttachmentInput): ResolvedAttachment {
+    return this.cdn.interactionAttachment(this.applicationId, snowflake(), file);
   }
 
   /**
@@ -898,11 +910,8 @@ export class FakeDiscord {
     const method = (req.method ?? 'GET').toUpperCase();
     const { data, size } = await readBody(req, this.requestSizeLimit * 4);
 
-    if (method === 'GET' && url.pathname.startsWith('/attachments/')) {
-      const id = url.pathname.split('/')[3] ?? '';
-      const stored = this.#attachmentData.get(id);
-      if (!stored) res.writeHead(404).end();
-      else res.writeHead(200, { 'Content-Type': stored.contentType ?? 'application/octet-stream' }).end(stored.data);
+    if (this.cdn.isCdnPath(url.pathname)) {
+      this.cdn.serve(method, url, res);
       return;
     }
 
@@ -1053,6 +1062,7 @@ export class FakeDiscord {
       add(method, '/webhooks/{application_id}/{token}/messages/{message_id}', 'none', (ctx) => this.#webhookMessage(ctx));
     }
 
+    add('POST', '/attachments/refresh-urls', 'bot', (ctx) => this.cdn.refreshUrls(ctx.record.body));
     add('GET', '/channels/{channel_id}', 'bot', (ctx) => this.#getChannel(ctx));
     add('POST', '/channels/{channel_id}/typing', 'bot', (ctx) => this.#withChannel(ctx, P.SendMessages, () => ({ status: 204 })));
     add('POST', '/channels/{channel_id}/messages', 'bot', (ctx) => this.#createChannelMessage(ctx));
@@ -1557,8 +1567,7 @@ export class FakeDiscord {
   #storeAttachment(message: FakeMessage, file: RecordedFile, entry: Json | undefined): FakeAttachment {
     const id = snowflake();
     const filename = typeof entry?.['filename'] === 'string' ? entry['filename'] : file.filename;
-    const url = `${this.apiUrl.replace(/\/api$/, '')}/attachments/${message.channel_id}/${id}/${encodeURIComponent(filename)}`;
-    this.#attachmentData.set(id, { data: file.data, contentType: file.contentType });
+    const url = this.cdn.storeAttachment(message.channel_id, id, filename, file.data, file.contentType);
     return {
       id,
       filename,
@@ -1587,8 +1596,9 @@ export class FakeDiscord {
         id: a.id,
         filename: a.filename,
         size: a.size,
-        url: a.url,
-        proxy_url: a.proxy_url,
+        // Discord signs attachment URLs afresh in every payload it sends.
+        url: this.cdn.resign(a.url) ?? a.url,
+        proxy_url: this.cdn.resign(a.proxy_url) ?? a.proxy_url,
         ...(a.content_type ? { content_type: a.content_type } : {}),
         ...(a.description ? { description: a.description } : {}),
         ...((message.flags & FLAG_EPHEMERAL) !== 0 ? { ephemeral: true } : {}),
