@@ -91,7 +91,11 @@ export interface FalJobPlan {
   statusError?: FalError & { times?: number };
   /** The job completes, then its result GET answers this error `times` times (default: forever). */
   resultError?: FalError & { times?: number };
-  /** Size of the served images (default 64x64, solid colour); noise=true gives large incompressible PNGs. */
+  /**
+   * Size of the served images (default 64x64, solid colour); noise=true gives large incompressible PNGs. Without
+   * it, an /edit result is 64 px on its long side at the first input image's (or the asked) aspect ratio, and the
+   * upscaler serves its input resized by `scale`; with it, the upscaler serves a test image of this size.
+   */
   images?: { width: number; height: number; noise?: boolean };
   /** Image downloads fail with this status, for the given indexes (default: all). */
   imageError?: { status: number; indexes?: number[] };
