@@ -66,3 +66,29 @@ export type EditableModelId = keyof typeof EDIT_ENDPOINTS;
 export function editEndpointOf(modelId: string): EditEndpoint | undefined {
   return Object.hasOwn(EDIT_ENDPOINTS, modelId) ? EDIT_ENDPOINTS[modelId as EditableModelId] : undefined;
 }
+
+/**
+ * Image types the Gemini /edit endpoints read (Gemini's image inputs: PNG, JPEG, WebP, HEIC, HEIF;
+ * https://ai.google.dev/gemini-api/docs/image-understanding). A GIF or anything else is refused before fal is called.
+ */
+export const REFERENCE_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/heic', 'image/heif'] as const;
+
+/**
+ * The largest reference image the bot hands to fal. TO BE CHECKED: neither fal's types nor its pages give a
+ * limit; Gemini takes about 20 MB of inline image data per request, and a member's upload can be far larger
+ * (Nitro: 500 MB), so a file over this is refused in plain words instead of failing at fal.
+ */
+export const REFERENCE_IMAGE_MAX_BYTES = 20 * 1024 * 1024;
+
+export type ReferenceImageProblem = 'not_an_image' | 'too_large';
+
+/**
+ * Why a file a member attached cannot be a reference image, or undefined when it can. Reads only what Discord
+ * reports for the attachment (content type and size), so it runs before anything is downloaded or sent.
+ */
+export function referenceImageProblem(file: { readonly contentType?: string | null; readonly size: number }): ReferenceImageProblem | undefined {
+  const type = file.contentType?.split(';')[0]?.trim().toLowerCase();
+  if (type === undefined || !(REFERENCE_IMAGE_TYPES as readonly string[]).includes(type)) return 'not_an_image';
+  if (file.size > REFERENCE_IMAGE_MAX_BYTES) return 'too_large';
+  return undefined;
+}
