@@ -45,3 +45,45 @@ export const NanoBananaProRequest = NanoBananaProInput.extend(serverFields);
 
 /** Both models return the images and a text description; no seed. */
 export const NanoBananaOutput = z.object({ images: z.array(OutputImage).min(1), description: z.string().optional() });
+
+/**
+ * The most images one /edit request carries: three reference images on /imagine, one image for Vary and Edit.
+ * fal's types give no maximum (Gemini 3 reads more); three keeps a request's downloads and its price predictable.
+ */
+export const EDIT_MAX_IMAGES = 3;
+
+/**
+ * The images an /edit request works on: URLs fal must be able to fetch (a signed Discord attachment URL that has
+ * not expired, fal's own CDN) or `data:` URIs carrying the bytes, which fal's File inputs accept
+ * (https://docs.fal.ai/model-apis/model-endpoints#files).
+ */
+export const imageUrls = z
+  .array(z.string().regex(/^(https?:\/\/|data:image\/)/, 'an http(s) URL or a data:image URI'))
+  .min(1)
+  .max(EDIT_MAX_IMAGES);
+
+/**
+ * An /edit endpoint's aspect ratio: the generate endpoint's choices, defaulting to `auto`, which is fal's default
+ * on both /edit endpoints and keeps the input image's shape. (Nano Banana Pro's generate default, 1:1, would
+ * square every edited image.)
+ */
+const editAspectRatioText = 'Shape of the image (default: that of the image)';
+
+/**
+ * `fal-ai/nano-banana-2/edit` and `fal-ai/nano-banana-pro/edit`: the generate endpoint's member input (the single
+ * source of its fields) plus the images to edit or take as reference (`image_urls`, required by fal).
+ */
+export const NanoBanana2EditInput = NanoBanana2Input.extend({
+  aspect_ratio: NanoBanana2Input.shape.aspect_ratio.unwrap().default('auto').describe(editAspectRatioText),
+  image_urls: imageUrls,
+});
+export const NanoBananaProEditInput = NanoBananaProInput.extend({
+  aspect_ratio: NanoBananaProInput.shape.aspect_ratio.unwrap().default('auto').describe(editAspectRatioText),
+  image_urls: imageUrls,
+});
+
+export const NanoBanana2EditRequest = NanoBanana2EditInput.extend(serverFields);
+export const NanoBananaProEditRequest = NanoBananaProEditInput.extend(serverFields);
+
+/** The /edit endpoints answer like the generate ones (fal's types: `NanoBanana2EditOutput = NanoBananaOutput`). */
+export const NanoBananaEditOutput = NanoBananaOutput;

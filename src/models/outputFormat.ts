@@ -14,7 +14,7 @@ const MEGAPIXELS: Readonly<Record<string, number>> = { '0.5K': 0.27, '1K': 1.05,
  * Bytes per pixel of a generated image, on the safe side: PNG of a detailed picture is 1.5-2 bytes a pixel;
  * fal's JPEG and WebP are about a quarter and a sixth of that.
  */
-const BYTES_PER_PIXEL: Readonly<Record<OutputFormat, number>> = { png: 2, jpeg: 0.5, webp: 0.3 };
+export const BYTES_PER_PIXEL: Readonly<Record<OutputFormat, number>> = { png: 2, jpeg: 0.5, webp: 0.3 };
 
 /** The size one image is expected to have in a format (an estimate: the real size is known only after fal answers). */
 export function estimatedImageBytes(input: Pick<GenerationInput, 'resolution'>, format: OutputFormat): number {

@@ -1,7 +1,11 @@
 import { ApiError, ValidationError, createFalClient } from '@fal-ai/client';
 import type { FalClient, QueueStatus } from '@fal-ai/client';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeFal } from './fal.js';
+import { FILE_DOWNLOAD_MESSAGE, FakeFal } from './fal.js';
 import { PNG_SIGNATURE, encodePng, inspectPng, noisePng, solidPng, testPng } from './png.js';
 
 const PREVIEW = 'fal-ai/imagen4/preview';
@@ -412,5 +416,138 @@ describe('FakeFal serves the Gemini models as fal publishes them', () => {
     expect(gone.status).toBe(404);
     expect(gone.body.detail).toBe('Application not found');
     expect((await fal.queue.submit(NB2, { input: { prompt: 'x' } })).request_id).toBeTruthy();
+  });
+});
+
+describe('FakeFal fetches input images like fal: the /edit endpoints and the upscaler', () => {
+  const EDIT = 'fal-ai/nano-banana-2/edit';
+  const ESRGAN = 'fal-ai/esrgan';
+  let images: Server;
+  let imagesBase: string;
+  /** What the loopback image host serves, by path; anything else is a 404. */
+  const served = new Map<string, { type: string; bytes: Buffer }>();
+
+  beforeEach(async () => {
+    served.clear();
+    images = createServer((req, res) => {
+      const file = served.get(req.url ?? '');
+      if (file === undefined) res.writeHead(404, { 'content-type': 'text/plain' }).end('This content is no longer available.');
+      else res.writeHead(200, { 'content-type': file.type }).end(file.bytes);
+    });
+    await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', () => resolve()));
+    imagesBase = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    images.closeAllConnections();
+    await new Promise<void>((resolve) => images.close(() => resolve()));
+  });
+
+  function host(path: string, bytes: Buffer, type = 'image/png'): string {
+    served.set(path, { type, bytes });
+    return `${imagesBase}${path}`;
+  }
+
+  it("downloads every image_urls entry before accepting the submit, keeps the bytes, and answers at the first image's aspect ratio", async () => {
+    const wide = testPng(96, 48, { variant: 1 });
+    const square = testPng(40, 40, { variant: 2 });
+    const urls = [host('/wide.png', wide), host('/square.png', square)];
+    const { data, requestId } = await fal.subscribe(EDIT, { input: { prompt: 'make the sky purple', image_urls: urls }, pollInterval: 5 });
+
+    const submission = fake.submissions[0]!;
+    expect(submission.requestId).toBe(requestId);
+    expect(submission.fetchedImages.map((f) => [f.url, f.status, f.width, f.height, f.format])).toEqual([
+      [urls[0], 200, 96, 48, 'png'],
+      [urls[1], 200, 40, 40, 'png'],
+    ]);
+    expect(submission.fetchedImages[0]!.bytes!.equals(wide)).toBe(true);
+    expect(submission.fetchedImages[1]!.bytes!.equals(square)).toBe(true);
+    expect(Object.keys(data).sort()).toEqual(['description', 'images']);
+    expect([data.images[0]!.width, data.images[0]!.height]).toEqual([64, 32]);
+    const served64 = inspectPng(Buffer.from(await (await fetch(data.images[0]!.url)).arrayBuffer()));
+    expect([served64.width, served64.height]).toEqual([64, 32]);
+
+    // An aspect ratio the member asked for wins over the image's.
+    const { data: tall } = await fal.subscribe('fal-ai/nano-banana-pro/edit', {
+      input: { prompt: 'x', image_urls: [urls[0]!], aspect_ratio: '9:16' },
+      pollInterval: 5,
+    });
+    expect([tall.images[0]!.width, tall.images[0]!.height]).toEqual([36, 64]);
+  });
+
+  it('accepts the bytes as a data URI, which needs no download', async () => {
+    const png = testPng(30, 60, { variant: 3 });
+    const { data } = await fal.subscribe(EDIT, {
+      input: { prompt: 'x', image_urls: [`data:image/png;base64,${png.toString('base64')}`] },
+      pollInterval: 5,
+    });
+    expect(fake.submissions[0]!.fetchedImages[0]!.bytes!.equals(png)).toBe(true);
+    expect([data.images[0]!.width, data.images[0]!.height]).toEqual([32, 64]);
+  });
+
+  it('refuses a submit whose image cannot be downloaded or is not an image, with file errors per image', async () => {
+    const good = host('/ok.png', testPng(8, 8));
+    const text = host('/notes.txt', Buffer.from('not an image'), 'text/plain');
+    const error = (await rejection(
+      fal.queue.submit(EDIT, { input: { prompt: 'x', image_urls: [good, `${imagesBase}/expired.png`, text, 'ftp://example.com/a.png'] } }),
+    )) as ValidationError;
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.status).toBe(422);
+    expect(error.fieldErrors.map((e) => [e.loc, e.type])).toEqual([
+      [['body', 'image_urls', 1], 'file_download_error'],
+      [['body', 'image_urls', 2], 'image_load_error'],
+      [['body', 'image_urls', 3], 'file_download_error'],
+    ]);
+    expect(error.fieldErrors[0]?.msg).toBe(FILE_DOWNLOAD_MESSAGE);
+    expect(fake.submissions).toHaveLength(0);
+    expect(fake.imageFetches.map((f) => f.status)).toEqual([200, 404, 200, 0]);
+    // The plan was not used up by the refused attempt.
+    fake.enqueuePlan({ imagesReturned: 1 });
+    await fal.queue.submit(EDIT, { input: { prompt: 'x', image_urls: [good], num_images: 2 } });
+    expect(fake.submissions[0]!.plan.imagesReturned).toBe(1);
+  });
+
+  it("can instead accept the job and fail its result, as fal's runner may", async () => {
+    fake.imageFetchErrorAt = 'result';
+    const { request_id: requestId } = await fal.queue.submit(ESRGAN, { input: { image_url: `${imagesBase}/gone.png` } });
+    await fal.queue.subscribeToStatus(ESRGAN, { requestId, pollInterval: 5 });
+    const error = (await rejection(fal.queue.result(ESRGAN, { requestId }))) as ValidationError;
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.fieldErrors.map((e) => [e.loc, e.type])).toEqual([[['body', 'image_url'], 'file_download_error']]);
+    expect(fake.submissions[0]!.fetchedImages[0]!.status).toBe(404);
+  });
+
+  it('upscales the fetched image by scale, in the requested format, as {image}', async () => {
+    const source = testPng(50, 30, { variant: 4 });
+    const url = host('/source.png', source);
+    const { data } = await fal.subscribe(ESRGAN, { input: { image_url: url, scale: 2, output_format: 'jpeg' }, pollInterval: 5 });
+    expect(Object.keys(data)).toEqual(['image']);
+    expect(data.image).toMatchObject({ width: 100, height: 60, content_type: 'image/jpeg' });
+    const bytes = Buffer.from(await (await fetch(data.image.url)).arrayBuffer());
+    const meta = await sharp(bytes).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 100, 60]);
+    expect(bytes.length).toBe(data.image.file_size);
+    expect(fake.submissions[0]!.fetchedImages[0]!.bytes!.equals(source)).toBe(true);
+
+    // fal's defaults: scale 2, PNG.
+    const { data: byDefault } = await fal.subscribe(ESRGAN, { input: { image_url: url }, pollInterval: 5 });
+    expect(byDefault.image).toMatchObject({ width: 100, height: 60, content_type: 'image/png' });
+    const png = inspectPng(Buffer.from(await (await fetch(byDefault.image.url)).arrayBuffer()));
+    expect([png.width, png.height]).toEqual([100, 60]);
+  });
+
+  it("validates the upscaler's input as fal publishes it: no WebP, no prompt, a number scale", async () => {
+    const url = host('/source.png', testPng(8, 8));
+    const error = (await rejection(
+      fal.queue.submit(ESRGAN, { input: { image_url: url, output_format: 'webp', scale: 'big', prompt: 'x' } as never }),
+    )) as ValidationError;
+    expect(error.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([
+      ['scale', 'float_type'],
+      ['output_format', 'enum'],
+      ['prompt', 'extra_forbidden'],
+    ]);
+    const missing = (await rejection(fal.queue.submit(ESRGAN, { input: {} as never }))) as ValidationError;
+    expect(missing.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([['image_url', 'missing']]);
+    expect(fake.imageFetches).toHaveLength(0);
   });
 });

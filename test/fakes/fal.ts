@@ -1,6 +1,6 @@
 /**
  * A loopback fake of fal's queue API (`https://queue.fal.run`) serving Google's image models (Nano Banana 2 and
- * Pro with their /edit endpoints, and the retired Imagen 4 endpoints), meant to be driven by
+ * Pro with their /edit endpoints, and the retired Imagen 4 endpoints) and the Real-ESRGAN upscaler, meant to be driven by
  * the REAL `@fal-ai/client` through a request middleware that rewrites the origin:
  *
  *     const fake = await FakeFal.start();
@@ -20,6 +20,12 @@
  *   status stream pushes every step at once, and a held step the moment the test lets it go
  *   ({@link FakeFal.release}, {@link FakeFal.finish}).
  * - Real bytes: result image URLs point back at this server, which serves valid PNGs (./png.ts).
+ * - Input images are fetched, as fal does: every `image_urls` entry of an /edit request and the upscaler's
+ *   `image_url` is downloaded over real HTTP (or decoded from a `data:` URI) before the submit is accepted; a
+ *   URL that cannot be fetched, or bytes that are not an image, fail the request with fal's 422 file errors
+ *   ({@link FakeFal.imageFetchErrorAt}). What was fetched is kept on the submission (`fetchedImages`), so a
+ *   test can check it is the image the member acted on. /edit results keep the first input image's aspect
+ *   ratio unless `aspect_ratio` is given; the upscaler serves the input resized by `scale`.
  *
  * Protocol facts: https://docs.fal.ai/model-endpoints/queue and the @fal-ai/client 1.10 sources (`src/queue.ts`,
  * `src/request.ts`, `src/response.ts`).
@@ -41,6 +47,7 @@ export const FAL_ENDPOINTS = [
   'fal-ai/imagen4/preview',
   'fal-ai/imagen4/preview/fast',
   'fal-ai/imagen4/preview/ultra',
+  'fal-ai/esrgan',
 ] as const;
 export type FalEndpointId = (typeof FAL_ENDPOINTS)[number];
 
@@ -84,7 +91,11 @@ export interface FalJobPlan {
   statusError?: FalError & { times?: number };
   /** The job completes, then its result GET answers this error `times` times (default: forever). */
   resultError?: FalError & { times?: number };
-  /** Size of the served images (default 64x64, solid colour); noise=true gives large incompressible PNGs. */
+  /**
+   * Size of the served images (default 64x64, solid colour); noise=true gives large incompressible PNGs. Without
+   * it, an /edit result is 64 px on its long side at the first input image's (or the asked) aspect ratio, and the
+   * upscaler serves its input resized by `scale`; with it, the upscaler serves a test image of this size.
+   */
   images?: { width: number; height: number; noise?: boolean };
   /** Image downloads fail with this status, for the given indexes (default: all). */
   imageError?: { status: number; indexes?: number[] };
@@ -127,6 +138,23 @@ export interface FalSubmission {
   resultFetches: number;
   cancelled: boolean;
   submittedAt: number;
+  /** The input images fal downloaded for this job, in input order ([] for endpoints that take none). */
+  fetchedImages: FalImageFetch[];
+}
+
+/** One download of an input image (an `image_urls` entry or `image_url`), successful or not. */
+export interface FalImageFetch {
+  url: string;
+  /** HTTP status of the download; 0 when it failed before an answer (refused, unsupported scheme); 200 for a data URI. */
+  status: number;
+  /** The bytes received on a 2xx answer. */
+  bytes: Buffer | undefined;
+  /** Set when the bytes decoded as an image (sharp). */
+  width: number | undefined;
+  height: number | undefined;
+  /** sharp's name for the format: 'png', 'jpeg', 'webp', ... */
+  format: string | undefined;
+  at: number;
 }
 
 /** Every request the fake received, in arrival-of-answer order. */
@@ -186,6 +214,10 @@ interface Job {
   unsafe: boolean;
   syncMode: boolean;
   format: ImageFormat;
+  /** The upscaler's output (the fetched input resized), served instead of a test PNG. */
+  upscaled: Buffer | undefined;
+  /** Input images that could not be used, answered at result time when {@link FakeFal.imageFetchErrorAt} is 'result'. */
+  imageErrors: FalFieldError[];
   /** Wake-ups for streaming status listeners (release, cancel, close). */
   listeners: Set<() => void>;
 }
@@ -215,6 +247,14 @@ export class FakeFal {
   readonly submissions: FalSubmission[] = [];
   /** Plan used when no plan is queued with {@link enqueuePlan}. */
   defaultPlan: FalJobPlan = {};
+  /**
+   * When an input image that cannot be fetched (or is not an image) fails the request: 'submit' (default) answers
+   * the submit with the 422; 'result' accepts the job and answers its result call with it. Where real fal fails
+   * a queued request is UNCONFIRMED (the download happens on the runner, so likely 'result'): test both.
+   */
+  imageFetchErrorAt: 'submit' | 'result' = 'submit';
+  /** Every input image download, in order, including the failed ones and those of refused submits. */
+  readonly imageFetches: FalImageFetch[] = [];
 
   private readonly server: Server;
   private readonly plans: FalJobPlan[] = [];
@@ -428,7 +468,7 @@ export class FakeFal {
         this.sendError(ex, retired);
         return;
       }
-      this.handleSubmit(ex, endpointId as FalEndpointId);
+      await this.handleSubmit(ex, endpointId as FalEndpointId);
       return;
     }
     // Includes status/result URLs built on the full endpoint id (e.g. .../preview/fast/requests/{id}):
@@ -436,7 +476,7 @@ export class FakeFal {
     this.sendJson(ex, 404, { detail: ex.method === 'POST' ? 'Application not found' : 'Not Found' });
   }
 
-  private handleSubmit(ex: Exchange, endpointId: FalEndpointId): void {
+  private async handleSubmit(ex: Exchange, endpointId: FalEndpointId): Promise<void> {
     let input: unknown;
     if (ex.rawBody.length === 0) {
       input = undefined;
@@ -456,9 +496,15 @@ export class FakeFal {
       return;
     }
     const body = input as Record<string, unknown>;
-    const prompt = body['prompt'] as string;
+    const prompt = typeof body['prompt'] === 'string' ? body['prompt'] : '';
     if (prompt.includes(UNSAFE_AT_SUBMIT_MARKER)) {
       this.sendJson(ex, 422, contentPolicyBody(prompt));
+      return;
+    }
+    const spec = ENDPOINT_SPECS[endpointId];
+    const { fetched, errors: imageErrors } = await this.fetchInputImages(spec, body);
+    if (imageErrors.length > 0 && this.imageFetchErrorAt === 'submit') {
+      this.sendJson(ex, 422, { detail: imageErrors });
       return;
     }
 
@@ -489,7 +535,14 @@ export class FakeFal {
       resultFetches: 0,
       cancelled: false,
       submittedAt: Date.now(),
+      fetchedImages: fetched,
     };
+    const format: ImageFormat = typeof body['output_format'] === 'string' ? (body['output_format'] as ImageFormat) : 'png';
+    const image = outputSize(spec, body, plan, fetched[0]);
+    const upscaled =
+      spec.output === 'upscale' && plan.images === undefined && imageErrors.length === 0 && fetched[0]?.bytes !== undefined
+        ? await encode(sharp(fetched[0].bytes).resize(image.width, image.height, { fit: 'fill', kernel: 'nearest' }), format)
+        : undefined;
     const job: Job = {
       submission,
       timeline,
@@ -502,12 +555,15 @@ export class FakeFal {
       logs: [],
       statusErrorsLeft: plan.statusError ? (plan.statusError.times ?? Infinity) : 0,
       resultErrorsLeft: plan.resultError ? (plan.resultError.times ?? Infinity) : 0,
-      numImages: Math.min(typeof body['num_images'] === 'number' ? body['num_images'] : 1, plan.imagesReturned ?? Infinity),
-      image: { width: plan.images?.width ?? 64, height: plan.images?.height ?? 64, noise: plan.images?.noise ?? false },
+      numImages:
+        spec.output === 'upscale' ? 1 : Math.min(typeof body['num_images'] === 'number' ? body['num_images'] : 1, plan.imagesReturned ?? Infinity),
+      image,
       seed: plan.seed ?? (typeof inputSeed === 'number' ? inputSeed : randomInt(0, 2 ** 31 - 1)),
       unsafe: prompt.includes(UNSAFE_MARKER),
       syncMode: body['sync_mode'] === true,
-      format: typeof body['output_format'] === 'string' ? (body['output_format'] as ImageFormat) : 'png',
+      format,
+      upscaled,
+      imageErrors,
       listeners: new Set(),
     };
     this.jobs.set(requestId, job);
@@ -659,6 +715,10 @@ export class FakeFal {
       this.sendError(ex, resultError);
       return;
     }
+    if (job.imageErrors.length > 0) {
+      this.sendJson(ex, 422, { detail: job.imageErrors }, idHeader);
+      return;
+    }
     if (job.unsafe) {
       this.sendJson(ex, 422, contentPolicyBody(s.input['prompt'] as string), idHeader);
       return;
@@ -679,9 +739,13 @@ export class FakeFal {
       }),
     );
     // Each model's own output shape: Imagen 4 echoes its seed; the Gemini models describe the images instead.
-    const output = ENDPOINT_SPECS[s.endpointId as FalEndpointId].output === 'imagen'
-      ? { images, seed: job.seed }
-      : { images, description: `Here ${count === 1 ? 'is the image' : 'are the images'} you asked for.` };
+    const kind = ENDPOINT_SPECS[s.endpointId as FalEndpointId].output;
+    const output =
+      kind === 'upscale'
+        ? { image: images[0] }
+        : kind === 'imagen'
+          ? { images, seed: job.seed }
+          : { images, description: `Here ${count === 1 ? 'is the image' : 'are the images'} you asked for.` };
     this.sendJson(ex, 200, output, idHeader);
   }
 
@@ -736,10 +800,39 @@ export class FakeFal {
 
   /** Image `index` of a job in the format it asked for (PNG bytes converted by sharp for JPEG and WebP). */
   private async imageBytes(job: Job, index: number): Promise<Buffer> {
+    if (job.upscaled !== undefined) return job.upscaled;
     const png = this.png(job, index);
     if (job.format === 'jpeg') return sharp(png).jpeg({ quality: 90 }).toBuffer();
     if (job.format === 'webp') return sharp(png).webp({ quality: 90 }).toBuffer();
     return png;
+  }
+
+  /**
+   * Downloads the input images of a request, as fal does before running the model: each `image_urls` entry (or
+   * `image_url`) over HTTP, or decoded from a `data:` URI. Returns what was fetched and fal's 422 items for
+   * the ones that failed. UNCONFIRMED: fal's exact error types, texts and `loc` for these failures (written from
+   * https://docs.fal.ai/model-apis/errors: `file_download_error`, `image_load_error`).
+   */
+  private async fetchInputImages(
+    spec: EndpointSpec,
+    body: Record<string, unknown>,
+  ): Promise<{ fetched: FalImageFetch[]; errors: FalFieldError[] }> {
+    if (spec.imageInput === undefined) return { fetched: [], errors: [] };
+    const field = spec.imageInput;
+    const value = body[field];
+    const urls = Array.isArray(value) ? (value as string[]) : [value as string];
+    const fetched = await Promise.all(urls.map((url) => fetchImage(url)));
+    this.imageFetches.push(...fetched);
+    const errors: FalFieldError[] = [];
+    for (const [index, result] of fetched.entries()) {
+      const loc = Array.isArray(value) ? ['body', field, index] : ['body', field];
+      if (result.bytes === undefined) {
+        errors.push({ loc, msg: FILE_DOWNLOAD_MESSAGE, type: 'file_download_error', input: result.url, url: 'https://docs.fal.ai/errors#file_download_error' });
+      } else if (result.width === undefined) {
+        errors.push({ loc, msg: IMAGE_LOAD_MESSAGE, type: 'image_load_error', input: result.url, url: 'https://docs.fal.ai/errors#image_load_error' });
+      }
+    }
+    return { fetched, errors };
   }
 
   private urls(endpointId: string, requestId: string): { response_url: string; status_url: string; cancel_url: string } {
@@ -857,13 +950,16 @@ type FieldSpec =
   | { kind: 'enum'; values: readonly string[]; error: 'enum' | 'literal_error' }
   | { kind: 'int'; ge?: number; le?: number; nullable?: boolean }
   | { kind: 'bool' }
-  | { kind: 'string_list'; minItems: number };
+  | { kind: 'string_list'; minItems: number }
+  | { kind: 'number'; ge?: number; le?: number };
 
 interface EndpointSpec {
   readonly required: readonly string[];
   readonly fields: Readonly<Record<string, FieldSpec>>;
   /** Which output shape the model returns. */
-  readonly output: 'gemini' | 'imagen';
+  readonly output: 'gemini' | 'imagen' | 'upscale';
+  /** The field holding the input images fal downloads, if any. */
+  readonly imageInput?: 'image_urls' | 'image_url';
 }
 
 const SAFETY = { kind: 'enum', values: ['1', '2', '3', '4', '5', '6'], error: 'literal_error' } as const;
@@ -919,17 +1015,42 @@ const IMAGE_URLS = { kind: 'string_list', minItems: 1 } as const;
 
 export const ENDPOINT_SPECS: Readonly<Record<FalEndpointId, EndpointSpec>> = {
   'fal-ai/nano-banana-2': { required: ['prompt'], fields: NANO_BANANA_2, output: 'gemini' },
-  'fal-ai/nano-banana-2/edit': { required: ['prompt', 'image_urls'], fields: { ...NANO_BANANA_2, image_urls: IMAGE_URLS }, output: 'gemini' },
+  'fal-ai/nano-banana-2/edit': {
+    required: ['prompt', 'image_urls'],
+    fields: { ...NANO_BANANA_2, image_urls: IMAGE_URLS },
+    output: 'gemini',
+    imageInput: 'image_urls',
+  },
   'fal-ai/nano-banana-pro': { required: ['prompt'], fields: NANO_BANANA_PRO, output: 'gemini' },
   'fal-ai/nano-banana-pro/edit': {
     required: ['prompt', 'image_urls'],
     fields: { ...NANO_BANANA_PRO, image_urls: IMAGE_URLS },
     output: 'gemini',
+    imageInput: 'image_urls',
   },
   'fal-ai/imagen4/preview': { required: ['prompt'], fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION }, output: 'imagen' },
   // The fast endpoint has no resolution: sending one is `extra_forbidden`.
   'fal-ai/imagen4/preview/fast': { required: ['prompt'], fields: IMAGEN4_FIELDS, output: 'imagen' },
   'fal-ai/imagen4/preview/ultra': { required: ['prompt'], fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION }, output: 'imagen' },
+  // From @fal-ai/client's `esrganInput` (https://fal.ai/models/fal-ai/esrgan/api). UNCONFIRMED: the bounds of
+  // `scale` (the type says only "Rescaling factor", default 2; 1-8 here) and of `tile`.
+  'fal-ai/esrgan': {
+    required: ['image_url'],
+    fields: {
+      image_url: { kind: 'string', minLength: 1 },
+      scale: { kind: 'number', ge: 1, le: 8 },
+      tile: { kind: 'int', ge: 0 },
+      face: BOOL,
+      model: {
+        kind: 'enum',
+        values: ['RealESRGAN_x4plus', 'RealESRGAN_x2plus', 'RealESRGAN_x4plus_anime_6B', 'RealESRGAN_x4_v3', 'RealESRGAN_x4_wdn_v3', 'RealESRGAN_x4_anime_v3'],
+        error: 'enum',
+      },
+      output_format: { kind: 'enum', values: ['png', 'jpeg'], error: 'enum' },
+    },
+    output: 'upscale',
+    imageInput: 'image_url',
+  },
 };
 
 function expectedList(values: readonly string[]): string {
@@ -1003,6 +1124,16 @@ function checkField(rule: FieldSpec, v: unknown): Omit<FalFieldError, 'loc'> | u
       }
       return undefined;
     }
+    case 'number': {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return { type: 'float_type', msg: 'Input should be a valid number' };
+      if (rule.ge !== undefined && v < rule.ge) {
+        return { type: 'greater_than_equal', msg: `Input should be greater than or equal to ${rule.ge}`, ctx: { ge: rule.ge } };
+      }
+      if (rule.le !== undefined && v > rule.le) {
+        return { type: 'less_than_equal', msg: `Input should be less than or equal to ${rule.le}`, ctx: { le: rule.le } };
+      }
+      return undefined;
+    }
     case 'bool':
       return typeof v === 'boolean' ? undefined : { type: 'bool_type', msg: 'Input should be a valid boolean' };
     case 'string_list': {
@@ -1027,6 +1158,86 @@ function contentPolicyBody(prompt: string): { detail: FalFieldError[] } {
       },
     ],
   };
+}
+
+// -----------------------------------------------------------------------------------------------
+// Input images
+
+/** fal's message for an input URL it could not download. UNCONFIRMED: the exact text. */
+export const FILE_DOWNLOAD_MESSAGE = 'Failed to download the file. Please check if the URL is accessible and try again.';
+/** fal's message for downloaded bytes that are not an image it can read. UNCONFIRMED: the exact text. */
+export const IMAGE_LOAD_MESSAGE = 'Failed to load the image. Please ensure the image file is not corrupted and is in a supported format.';
+const IMAGE_FETCH_TIMEOUT_MS = 10_000;
+/** Long side of generated test images when the size follows an input image or an aspect ratio. */
+const TEST_IMAGE_LONG_SIDE = 64;
+
+/** Downloads one input image (or decodes a data URI) and reads its size; never throws. */
+async function fetchImage(url: string): Promise<FalImageFetch> {
+  const at = Date.now();
+  let status = 0;
+  let bytes: Buffer | undefined;
+  const dataUri = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(url);
+  if (dataUri !== null) {
+    status = 200;
+    bytes = dataUri[2] ? Buffer.from(dataUri[3]!, 'base64') : Buffer.from(decodeURIComponent(dataUri[3]!));
+  } else if (/^https?:\/\//.test(url)) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(IMAGE_FETCH_TIMEOUT_MS), redirect: 'follow' });
+      status = response.status;
+      const received = Buffer.from(await response.arrayBuffer());
+      if (response.ok) bytes = received;
+    } catch {
+      status = 0;
+    }
+  }
+  let meta: { width: number | undefined; height: number | undefined; format: string | undefined } = {
+    width: undefined,
+    height: undefined,
+    format: undefined,
+  };
+  if (bytes !== undefined && bytes.length > 0) {
+    try {
+      const m = await sharp(bytes).metadata();
+      meta = { width: m.width, height: m.height, format: m.format };
+    } catch {
+      // Not an image: reported as image_load_error.
+    }
+  }
+  return { url, status, bytes, ...meta, at };
+}
+
+/**
+ * The size of a job's output images: the plan's when it sets one; the upscaler's input times `scale`; an /edit
+ * result at `aspect_ratio` when given (not `auto`), else at the first input image's aspect ratio; else 64x64.
+ */
+function outputSize(
+  spec: EndpointSpec,
+  body: Record<string, unknown>,
+  plan: FalJobPlan,
+  first: FalImageFetch | undefined,
+): { width: number; height: number; noise: boolean } {
+  if (plan.images !== undefined) return { width: plan.images.width, height: plan.images.height, noise: plan.images.noise ?? false };
+  const input = first?.width !== undefined && first.height !== undefined ? { width: first.width, height: first.height } : undefined;
+  if (spec.output === 'upscale') {
+    const scale = typeof body['scale'] === 'number' ? body['scale'] : 2;
+    const source = input ?? { width: TEST_IMAGE_LONG_SIDE, height: TEST_IMAGE_LONG_SIDE };
+    return { width: Math.max(1, Math.round(source.width * scale)), height: Math.max(1, Math.round(source.height * scale)), noise: false };
+  }
+  if (spec.imageInput !== undefined) {
+    const ratio = typeof body['aspect_ratio'] === 'string' && body['aspect_ratio'] !== 'auto' ? /^(\d+):(\d+)$/.exec(body['aspect_ratio']) : null;
+    const shape = ratio !== null ? { width: Number(ratio[1]), height: Number(ratio[2]) } : input;
+    if (shape !== undefined) {
+      const k = TEST_IMAGE_LONG_SIDE / Math.max(shape.width, shape.height);
+      return { width: Math.max(1, Math.round(shape.width * k)), height: Math.max(1, Math.round(shape.height * k)), noise: false };
+    }
+  }
+  return { width: TEST_IMAGE_LONG_SIDE, height: TEST_IMAGE_LONG_SIDE, noise: false };
+}
+
+function encode(image: sharp.Sharp, format: ImageFormat): Promise<Buffer> {
+  if (format === 'jpeg') return image.jpeg({ quality: 90 }).toBuffer();
+  if (format === 'webp') return image.webp({ quality: 90 }).toBuffer();
+  return image.png().toBuffer();
 }
 
 // -----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  * context, install owners) and checked against what Discord would really send
  * (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object).
  */
+import { resolvedWithAttachments } from '../discordCdn.js';
 import { findComponent, numberComponents, walkComponents } from './components.js';
 import { messageToApi, newMessage } from './messages.js';
 import type { DiscordModel } from './model.js';
@@ -46,8 +47,9 @@ export function chatInput(model: DiscordModel, opts: ChatInputOptions): Interact
     type: 1,
     ...(typeof command?.['guild_id'] === 'string' ? { guild_id: command['guild_id'] } : {}),
     ...(opts.options && opts.options.length > 0 ? { options: structuredClone(opts.options) } : {}),
-    ...(opts.resolved ? { resolved: structuredClone(opts.resolved) } : {}),
   };
+  const resolved = resolvedWithAttachments(opts.options ?? [], opts.resolved, opts.attachments ?? []);
+  if (resolved) data['resolved'] = structuredClone(resolved);
   return { ...base, type: INTERACTION_COMMAND, data };
 }
 
@@ -81,7 +83,7 @@ export function button(model: DiscordModel, opts: ButtonOptions): InteractionPay
     ...base,
     type: INTERACTION_COMPONENT,
     data: { custom_id: opts.customId, component_type: 2, ...(typeof button?.['id'] === 'number' ? { id: button['id'] } : {}) },
-    message: messageToApi(message),
+    message: messageToApi(model.cdn, message),
   };
 }
 
@@ -99,7 +101,7 @@ export function modalSubmit(model: DiscordModel, opts: ModalSubmitOptions): Inte
     ...base,
     type: INTERACTION_MODAL_SUBMIT,
     data: { custom_id: opts.customId, components },
-    ...(message ? { message: messageToApi(message) } : {}),
+    ...(message ? { message: messageToApi(model.cdn, message) } : {}),
   };
 }
 

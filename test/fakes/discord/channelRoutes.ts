@@ -10,6 +10,7 @@ import type { AddRoute, RequestContext } from './router.js';
 import type { FakeChannel } from './types.js';
 
 export function addChannelRoutes(model: DiscordModel, add: AddRoute): void {
+  add('POST', '/attachments/refresh-urls', 'bot', (ctx) => model.cdn.refreshUrls(ctx.record.body));
   add('GET', '/channels/{channel_id}', 'bot', (ctx) => getChannel(model, ctx));
   add('POST', '/channels/{channel_id}/typing', 'bot', (ctx) => withChannel(model, ctx, P.SendMessages, () => ({ status: 204 })));
   add('POST', '/channels/{channel_id}/messages', 'bot', (ctx) => createChannelMessage(model, ctx));
@@ -50,7 +51,7 @@ function createChannelMessage(model: DiscordModel, ctx: RequestContext): Reply |
     const created = buildMessage(model, body, ctx.record.files, { channelId: channel.id, interaction: undefined, messageType: 0 });
     if (isErrorReply(created)) return created;
     model.messages.set(created.id, created);
-    return { status: 200, body: messageToApi(created) };
+    return { status: 200, body: messageToApi(model.cdn, created) };
   });
 }
 
@@ -60,7 +61,7 @@ function channelMessage(model: DiscordModel, ctx: RequestContext): Reply | ApiEr
     if (!message || message.channel_id !== channel.id || (message.flags & FLAG_EPHEMERAL) !== 0) return unknownMessage();
     switch (ctx.record.method) {
       case 'GET':
-        return { status: 200, body: messageToApi(message) };
+        return { status: 200, body: messageToApi(model.cdn, message) };
       case 'DELETE':
         if (message.author['id'] !== model.botUserId && (channel.botPermissions & P.ManageMessages) === 0n) return missingPermissions();
         model.messages.delete(message.id);
@@ -69,7 +70,7 @@ function channelMessage(model: DiscordModel, ctx: RequestContext): Reply | ApiEr
         if (message.author['id'] !== model.botUserId) return apiError(403, 50005, 'Cannot edit a message authored by another user');
         const edited = editMessage(model, message, isObject(ctx.record.body) ? ctx.record.body : {}, ctx.record.files);
         if (isErrorReply(edited)) return edited;
-        return { status: 200, body: messageToApi(edited) };
+        return { status: 200, body: messageToApi(model.cdn, edited) };
       }
     }
   });

@@ -3,6 +3,7 @@
  * (the state in `model.ts`, the REST side in `http.ts`/`router.ts`/`requests.ts`, the gateway in
  * `gateway.ts`, the payload builders in `builders.ts`) behind the controls tests use. See `../discord.ts`.
  */
+import type { FakeDiscordCdn, InteractionAttachmentInput, ResolvedAttachment } from '../discordCdn.js';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import { button, chatInput, modalSubmit } from './builders.js';
 import { FakeGateway } from './gateway.js';
 import { serveHttp } from './http.js';
 import { DiscordModel } from './model.js';
-import { DEFAULT_USER, type Json } from './protocol.js';
+import { DEFAULT_USER, snowflake, type Json } from './protocol.js';
 import { RequestLog } from './requests.js';
 import { Router } from './router.js';
 import type {
@@ -48,6 +49,8 @@ export class FakeDiscord {
   readonly commands: { global: unknown[]; guilds: Map<string, unknown[]> };
   readonly interactions: Map<string, FakeInteractionState>;
   readonly channels: Map<string, FakeChannel>;
+  /** Signed attachment URLs, their bytes and refresh-urls (../discordCdn.ts). */
+  readonly cdn: FakeDiscordCdn;
   /** Errors thrown by the fake itself while handling a request (answered 500); a test should expect none. */
   readonly internalErrors: unknown[];
 
@@ -74,6 +77,7 @@ export class FakeDiscord {
     this.commands = model.commands;
     this.interactions = model.interactions;
     this.channels = model.channels;
+    this.cdn = model.cdn;
     this.requests = this.#log.requests;
     this.invalidBodies = this.#log.invalidBodies;
     this.internalErrors = this.#log.internalErrors;
@@ -188,6 +192,11 @@ export class FakeDiscord {
   /** A chat-input command interaction, using the registered command's id when there is one. */
   chatInput(opts: ChatInputOptions): InteractionPayload {
     return chatInput(this.#model, opts);
+  }
+
+  /** A file a member put in an attachment option: pass it in `chatInput({ attachments })`, its id as the option value. */
+  interactionAttachment(file: InteractionAttachmentInput): ResolvedAttachment {
+    return this.#model.cdn.interactionAttachment(this.applicationId, snowflake(), file);
   }
 
   /**

@@ -33,11 +33,8 @@ async function onHttp(model: DiscordModel, log: RequestLog, router: Router, req:
   const method = (req.method ?? 'GET').toUpperCase();
   const { data, size } = await readBody(req, model.requestSizeLimit * 4);
 
-  if (method === 'GET' && url.pathname.startsWith('/attachments/')) {
-    const id = url.pathname.split('/')[3] ?? '';
-    const stored = model.attachmentData.get(id);
-    if (!stored) res.writeHead(404).end();
-    else res.writeHead(200, { 'Content-Type': stored.contentType ?? 'application/octet-stream' }).end(stored.data);
+  if (model.cdn.isCdnPath(url.pathname)) {
+    model.cdn.serve(method, url, res);
     return;
   }
 

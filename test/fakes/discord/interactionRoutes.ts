@@ -133,7 +133,7 @@ function callback(model: DiscordModel, ctx: RequestContext): Reply | ApiError {
             }
           : {}),
       },
-      resource: { type, ...(message ? { message: messageToApi(message) } : {}) },
+      resource: { type, ...(message ? { message: messageToApi(model.cdn, message) } : {}) },
     },
   };
 }
@@ -172,7 +172,7 @@ function followup(model: DiscordModel, ctx: RequestContext): Reply | ApiError {
     model.messages.set(message.id, message);
     state.followupIds.push(message.id);
   }
-  return wait ? { status: 200, body: messageToApi(message) } : { status: 204 };
+  return wait ? { status: 200, body: messageToApi(model.cdn, message) } : { status: 204 };
 }
 
 function webhookMessage(model: DiscordModel, ctx: RequestContext): Reply | ApiError {
@@ -187,14 +187,14 @@ function webhookMessage(model: DiscordModel, ctx: RequestContext): Reply | ApiEr
   if (!ownedByApp || ephemeralOfOther) return unknownMessage();
   switch (ctx.record.method) {
     case 'GET':
-      return { status: 200, body: messageToApi(message) };
+      return { status: 200, body: messageToApi(model.cdn, message) };
     case 'DELETE':
       model.messages.delete(message.id);
       return { status: 204 };
     default: {
       const edited = editMessage(model, message, isObject(ctx.record.body) ? ctx.record.body : {}, ctx.record.files);
       if (isErrorReply(edited)) return edited;
-      return { status: 200, body: messageToApi(edited) };
+      return { status: 200, body: messageToApi(model.cdn, edited) };
     }
   }
 }

@@ -3,6 +3,7 @@
  * post), changed by an edit body, with their attachments stored and served, and serialized back as the API
  * message object (https://discord.com/developers/docs/resources/message#message-object).
  */
+import type { FakeDiscordCdn } from '../discordCdn.js';
 import { numberComponents } from './components.js';
 import type { DiscordModel } from './model.js';
 import {
@@ -175,8 +176,7 @@ function resolveAttachments(model: DiscordModel, message: FakeMessage, body: Jso
 function storeAttachment(model: DiscordModel, message: FakeMessage, file: RecordedFile, entry: Json | undefined): FakeAttachment {
   const id = snowflake();
   const filename = typeof entry?.['filename'] === 'string' ? entry['filename'] : file.filename;
-  const url = `${model.apiUrl.replace(/\/api$/, '')}/attachments/${message.channel_id}/${id}/${encodeURIComponent(filename)}`;
-  model.attachmentData.set(id, { data: file.data, contentType: file.contentType });
+  const url = model.cdn.storeAttachment(message.channel_id, id, filename, file.data, file.contentType);
   return {
     id,
     filename,
@@ -189,7 +189,7 @@ function storeAttachment(model: DiscordModel, message: FakeMessage, file: Record
   };
 }
 
-export function messageToApi(message: FakeMessage): Json {
+export function messageToApi(cdn: FakeDiscordCdn, message: FakeMessage): Json {
   return {
     id: message.id,
     channel_id: message.channel_id,
@@ -205,8 +205,9 @@ export function messageToApi(message: FakeMessage): Json {
       id: a.id,
       filename: a.filename,
       size: a.size,
-      url: a.url,
-      proxy_url: a.proxy_url,
+      // Discord signs attachment URLs afresh in every payload it sends.
+      url: cdn.resign(a.url) ?? a.url,
+      proxy_url: cdn.resign(a.proxy_url) ?? a.proxy_url,
       ...(a.content_type ? { content_type: a.content_type } : {}),
       ...(a.description ? { description: a.description } : {}),
       ...((message.flags & FLAG_EPHEMERAL) !== 0 ? { ephemeral: true } : {}),

@@ -3,6 +3,7 @@
  * post in, the interactions it was sent (and their acknowledgement and tokens), the messages and their
  * attachments, the registered application commands. Every other part of the fake reads and changes it here.
  */
+import { FakeDiscordCdn } from '../discordCdn.js';
 import { DEFAULT_APP_PERMISSIONS, THREAD_TYPES, isObject, randomToken, snowflake, type Json } from './protocol.js';
 import type { FakeChannel, FakeDiscordOptions, FakeInteractionState, FakeMessage } from './types.js';
 
@@ -27,7 +28,8 @@ export class DiscordModel {
   readonly interactions = new Map<string, FakeInteractionState>();
   readonly channels = new Map<string, FakeChannel>();
   readonly expiredTokens = new Set<string>();
-  readonly attachmentData = new Map<string, { data: Buffer; contentType: string | undefined }>();
+  /** Signed attachment URLs, their bytes and refresh-urls (../discordCdn.ts). */
+  readonly cdn: FakeDiscordCdn;
   /** Messages a test made up through `button()` rather than the bot posting them. */
   readonly fabricatedMessages = new Set<string>();
   /** Dispatched interaction payloads by id (for interaction_metadata). */
@@ -36,6 +38,7 @@ export class DiscordModel {
   constructor(port: number, options: FakeDiscordOptions) {
     this.apiUrl = `http://127.0.0.1:${port}/api`;
     this.gatewayUrl = `ws://127.0.0.1:${port}`;
+    this.cdn = new FakeDiscordCdn(`http://127.0.0.1:${port}`);
     this.token = options.token ?? randomToken('fake-bot-token-', 24);
     this.applicationId = options.applicationId ?? snowflake();
     this.botUserId = options.botUserId ?? this.applicationId;

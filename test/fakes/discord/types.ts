@@ -1,4 +1,5 @@
 /** The fake Discord's public types: what it records, the state it keeps, and the options its builders take. */
+import type { ResolvedAttachment } from '../discordCdn.js';
 
 export interface RecordedRequest {
   /** 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' */
@@ -171,6 +172,8 @@ export interface ChatInputOptions extends ContextOptions {
   options?: ChatInputOption[];
   /** `data.resolved` (channels, roles, users... referenced by option values), as Discord sends it. */
   resolved?: Record<string, unknown>;
+  /** Files of attachment options (type 11, value = the id), from {@link FakeDiscord.interactionAttachment}. */
+  attachments?: ResolvedAttachment[];
 }
 
 export interface ButtonOptions extends ContextOptions {
