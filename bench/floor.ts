@@ -40,7 +40,14 @@ function post(path: string, bodies: readonly Buffer[]): Promise<void> {
   const length = bodies.reduce((sum, b) => sum + b.length, 0);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: base.hostname, port: base.port, path, method: 'POST', agent, headers: { 'content-length': length, 'content-type': 'application/octet-stream' } },
+      {
+        host: base.hostname,
+        port: base.port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-length': length, 'content-type': 'application/octet-stream' },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve());

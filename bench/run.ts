@@ -88,7 +88,13 @@ interface Row {
   readonly pass: boolean | undefined;
 }
 
-function parseOptions(): { options: BenchOptions; out: string; scenarios: Scenario[]; quick: boolean; waitQuietS: number } {
+function parseOptions(): {
+  options: BenchOptions;
+  out: string;
+  scenarios: Scenario[];
+  quick: boolean;
+  waitQuietS: number;
+} {
   const { values } = parseArgs({
     options: {
       jobs: { type: 'string' },
@@ -126,7 +132,8 @@ function parseOptions(): { options: BenchOptions; out: string; scenarios: Scenar
   const size = (values.size ?? '1K').toUpperCase();
   if (size !== '1K' && size !== '2K') throw new Error('--size must be 1K or 2K');
   const scenarios = (values.scenarios ?? SCENARIOS.join(',')).split(',').map((s) => s.trim());
-  for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}`);
+  for (const s of scenarios)
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}`);
   const options: BenchOptions = {
     jobs: int('jobs', values.jobs, 200, 20, 1),
     concurrent: int('concurrent', values.concurrent, 100, 10, 1),
@@ -152,7 +159,13 @@ function parseOptions(): { options: BenchOptions; out: string; scenarios: Scenar
   };
   if (options.images > 4) throw new Error('--images must be 1-4 (the /imagine limit)');
   const waitQuietS = int('wait-quiet', values['wait-quiet'], 20, 10);
-  return { options, out: resolve(values.out ?? 'bench/results.json'), scenarios: scenarios as Scenario[], quick, waitQuietS };
+  return {
+    options,
+    out: resolve(values.out ?? 'bench/results.json'),
+    scenarios: scenarios as Scenario[],
+    quick,
+    waitQuietS,
+  };
 }
 
 function machine(): Record<string, string | number> {
@@ -206,13 +219,19 @@ const QUIET_PERCENT = 15;
 async function waitQuiet(waitS: number): Promise<number> {
   const until = Date.now() + waitS * 1000;
   let busy = await machineBusy();
-  if (busy >= QUIET_PERCENT && waitS > 0) log(`other processes use ${busy}% of the CPUs; waiting up to ${waitS} s for quiet`);
+  if (busy >= QUIET_PERCENT && waitS > 0)
+    log(`other processes use ${busy}% of the CPUs; waiting up to ${waitS} s for quiet`);
   while (busy >= QUIET_PERCENT && Date.now() < until) busy = await machineBusy();
   if (busy >= QUIET_PERCENT) log(`WARNING: measuring while other processes use ${busy}% of the CPUs`);
   return busy;
 }
 
-async function runOnce(index: number, options: BenchOptions, scenarios: readonly Scenario[], waitQuietS: number): Promise<RunResult> {
+async function runOnce(
+  index: number,
+  options: BenchOptions,
+  scenarios: readonly Scenario[],
+  waitQuietS: number,
+): Promise<RunResult> {
   const result: RunResult = { run: index, idleRssMb: [], machineBusyPercent: {} };
   // A fresh bot (and fresh fakes) per scenario: VmHWM then means "peak during this scenario".
   if (scenarios.includes('burst')) {
@@ -270,7 +289,11 @@ function numericRow(
   };
 }
 
-function countRow(name: string, runs: readonly RunResult[], pick: (run: RunResult) => [number, number] | undefined): Row | undefined {
+function countRow(
+  name: string,
+  runs: readonly RunResult[],
+  pick: (run: RunResult) => [number, number] | undefined,
+): Row | undefined {
   const values = runs.map(pick);
   if (values.every((v) => v === undefined)) return undefined;
   const all = values.every((v) => v !== undefined && v[0] === v[1]);
@@ -288,7 +311,10 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
     countRow(`Burst: acknowledged`, runs, (r) => r.burst && [r.burst.acked, r.burst.jobs]),
     countRow(`Burst: delivered`, runs, (r) => r.burst && [r.burst.delivered, r.burst.jobs]),
     numericRow('Burst: ack p50 (ms)', runs, (r) => r.burst?.ackMs.p50),
-    numericRow('Burst: ack p99 (ms)', runs, (r) => r.burst?.ackMs.p99, { text: `<= ${TARGETS.ackP99Ms}`, ok: (v) => v <= TARGETS.ackP99Ms }),
+    numericRow('Burst: ack p99 (ms)', runs, (r) => r.burst?.ackMs.p99, {
+      text: `<= ${TARGETS.ackP99Ms}`,
+      ok: (v) => v <= TARGETS.ackP99Ms,
+    }),
     numericRow('Burst: ack max (ms)', runs, (r) => r.burst?.ackMs.max),
     numericRow('Burst: bench process loop delay p99 (ms)', runs, (r) => r.burst?.bench.loopDelayP99Ms),
     numericRow('Burst: new connections to Discord', runs, (r) => r.burst?.connectionsOpened.discord, undefined, 0),
@@ -301,7 +327,13 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
     numericRow('Warm burst: ack p50 (ms)', runs, (r) => r.warmBurst?.ackMs.p50),
     numericRow('Warm burst: ack p99 (ms)', runs, (r) => r.warmBurst?.ackMs.p99),
     numericRow('Warm burst: ack max (ms)', runs, (r) => r.warmBurst?.ackMs.max),
-    numericRow('Warm burst: new connections to Discord', runs, (r) => r.warmBurst?.connectionsOpened.discord, undefined, 0),
+    numericRow(
+      'Warm burst: new connections to Discord',
+      runs,
+      (r) => r.warmBurst?.connectionsOpened.discord,
+      undefined,
+      0,
+    ),
   ];
   for (const label of ['1 x 1K', '4 x 1K', '4 x 2K']) {
     const pick = (r: RunResult): OverheadCase | undefined => r.overhead?.find((c) => c.label === label);
@@ -325,7 +357,9 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
         `${tag}: p50 / floor`,
         runs,
         (r) => pick(r)?.ratioP50,
-        label === '4 x 1K' && !reencode ? { text: `<= ${TARGETS.overheadRatio}`, ok: (v) => v <= TARGETS.overheadRatio } : undefined,
+        label === '4 x 1K' && !reencode
+          ? { text: `<= ${TARGETS.overheadRatio}`, ok: (v) => v <= TARGETS.overheadRatio }
+          : undefined,
         2,
       ),
     );
@@ -338,7 +372,11 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
       text: `<= ${TARGETS.idleRssMb}`,
       ok: (v) => v <= TARGETS.idleRssMb,
     }),
-    countRow(`Concurrent ${options.concurrent} x ${c} (FAL_CONCURRENCY ${String(options.falConcurrency ?? 'default')}): delivered`, runs, (r) => r.concurrent && [r.concurrent.delivered, r.concurrent.jobs]),
+    countRow(
+      `Concurrent ${options.concurrent} x ${c} (FAL_CONCURRENCY ${String(options.falConcurrency ?? 'default')}): delivered`,
+      runs,
+      (r) => r.concurrent && [r.concurrent.delivered, r.concurrent.jobs],
+    ),
     numericRow(`Concurrent: peak RSS, VmHWM (MB)`, runs, (r) => r.concurrent?.peakRssMb, {
       text: `<= ${TARGETS.peakRssMb}`,
       ok: (v) => v <= TARGETS.peakRssMb,
@@ -349,22 +387,57 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
     numericRow('Concurrent: COMPLETED -> result edit p99 (ms)', runs, (r) => r.concurrent?.deliverMs.p99),
     numericRow('Concurrent: fal finished -> upload starts p50 (ms)', runs, (r) => r.concurrent?.finishToUploadMs.p50),
   );
-  const polite = (r: RunResult) => [r.burst?.politeness, r.warmBurst?.politeness, r.concurrent?.politeness].filter((p) => p !== undefined);
-  const worst = (r: RunResult, f: (p: NonNullable<BurstResult['politeness']>) => number, pickMax: boolean): number | undefined => {
+  const polite = (r: RunResult) =>
+    [r.burst?.politeness, r.warmBurst?.politeness, r.concurrent?.politeness].filter((p) => p !== undefined);
+  const worst = (
+    r: RunResult,
+    f: (p: NonNullable<BurstResult['politeness']>) => number,
+    pickMax: boolean,
+  ): number | undefined => {
     const values = polite(r).map(f);
     if (values.length === 0) return undefined;
     return pickMax ? Math.max(...values) : Math.min(...values);
   };
   rows.push(
-    numericRow('Discord REST calls per job, mean', runs, (r) => r.burst?.politeness.restCallsPerJobMean ?? r.concurrent?.politeness.restCallsPerJobMean, undefined, 2),
-    numericRow('Discord REST calls per job, max', runs, (r) => worst(r, (p) => p.restCallsPerJobMax, true), undefined, 0),
-    numericRow('Progress edits per job, max', runs, (r) => worst(r, (p) => p.progressEditsPerJobMax, true), undefined, 0),
+    numericRow(
+      'Discord REST calls per job, mean',
+      runs,
+      (r) => r.burst?.politeness.restCallsPerJobMean ?? r.concurrent?.politeness.restCallsPerJobMean,
+      undefined,
+      2,
+    ),
+    numericRow(
+      'Discord REST calls per job, max',
+      runs,
+      (r) => worst(r, (p) => p.restCallsPerJobMax, true),
+      undefined,
+      0,
+    ),
+    numericRow(
+      'Progress edits per job, max',
+      runs,
+      (r) => worst(r, (p) => p.progressEditsPerJobMax, true),
+      undefined,
+      0,
+    ),
     numericRow('Min gap between progress edits (ms)', runs, (r) => worst(r, (p) => p.minProgressEditGapMs, false), {
       text: `>= ${TARGETS.progressEditGapMs - TIMER_SLACK_MS}`,
       ok: (v) => v >= TARGETS.progressEditGapMs - TIMER_SLACK_MS,
     }),
-    numericRow('fal status requests per job (a stream is one), mean', runs, (r) => r.burst?.politeness.statusPollsPerJobMean ?? r.concurrent?.politeness.statusPollsPerJobMean, undefined, 2),
-    numericRow('fal status requests / allowed, max', runs, (r) => worst(r, (p) => p.statusPollsPerAllowedMax, true), { text: '<= 1', ok: (v) => v <= 1 }, 2),
+    numericRow(
+      'fal status requests per job (a stream is one), mean',
+      runs,
+      (r) => r.burst?.politeness.statusPollsPerJobMean ?? r.concurrent?.politeness.statusPollsPerJobMean,
+      undefined,
+      2,
+    ),
+    numericRow(
+      'fal status requests / allowed, max',
+      runs,
+      (r) => worst(r, (p) => p.statusPollsPerAllowedMax, true),
+      { text: '<= 1', ok: (v) => v <= 1 },
+      2,
+    ),
     numericRow('Min gap between status requests (ms)', runs, (r) => worst(r, (p) => p.minStatusPollGapMs, false), {
       text: `>= ${options.pollMs - TIMER_SLACK_MS}`,
       ok: (v) => v >= options.pollMs - TIMER_SLACK_MS,
@@ -375,17 +448,29 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
 
 function renderTable(rows: readonly Row[], runs: number): string {
   const header = ['metric', 'target', ...Array.from({ length: runs }, (_, i) => `run ${i + 1}`), 'median', ''];
-  const body = rows.map((r) => [r.name, r.target, ...r.values, r.median, r.pass === undefined ? '' : r.pass ? '✓' : '✗']);
+  const body = rows.map((r) => [
+    r.name,
+    r.target,
+    ...r.values,
+    r.median,
+    r.pass === undefined ? '' : r.pass ? '✓' : '✗',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => (line[i] ?? '').length)));
   const format = (line: readonly string[]): string =>
-    line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+    line
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [format(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(format)].join('\n');
 }
 
 function failuresOf(runs: readonly RunResult[]): string[] {
   const failures: string[] = [];
   for (const r of runs) {
-    for (const [name, b] of [['burst', r.burst], ['warm burst', r.warmBurst]] as const) {
+    for (const [name, b] of [
+      ['burst', r.burst],
+      ['warm burst', r.warmBurst],
+    ] as const) {
       if (b && (b.acked < b.jobs || b.delivered < b.jobs)) {
         failures.push(`run ${r.run}: ${name} acknowledged ${b.acked}/${b.jobs}, delivered ${b.delivered}/${b.jobs}`);
       }
@@ -393,14 +478,18 @@ function failuresOf(runs: readonly RunResult[]): string[] {
     for (const c of r.overhead ?? []) {
       if (c.delivered < c.samples) {
         failures.push(
-          `run ${r.run}: overhead ${c.label} delivered ${c.delivered}/${c.samples}${c.reencodeNeeded ? ' (PNGs over Discord\'s upload limits: the bot must re-encode)' : ''}`,
+          `run ${r.run}: overhead ${c.label} delivered ${c.delivered}/${c.samples}${c.reencodeNeeded ? " (PNGs over Discord's upload limits: the bot must re-encode)" : ''}`,
         );
       }
     }
     if (r.concurrent && r.concurrent.delivered < r.concurrent.jobs) {
       failures.push(`run ${r.run}: concurrent delivered ${r.concurrent.delivered}/${r.concurrent.jobs}`);
     }
-    for (const refusal of [...(r.burst?.refusals ?? []), ...(r.warmBurst?.refusals ?? []), ...(r.concurrent?.refusals ?? [])]) {
+    for (const refusal of [
+      ...(r.burst?.refusals ?? []),
+      ...(r.warmBurst?.refusals ?? []),
+      ...(r.concurrent?.refusals ?? []),
+    ]) {
       failures.push(`run ${r.run}: refused: ${refusal}`);
     }
   }
@@ -448,7 +537,10 @@ async function main(): Promise<void> {
   const last = runs.at(-1);
   if (last?.overhead) {
     const names = [...new Set(last.overhead.flatMap((c) => Object.keys(c.breakdownMs)))].sort();
-    const table = names.map((name) => `  ${name.slice(2).padEnd(46)}${last.overhead!.map((c) => show(c.breakdownMs[name]).padStart(10)).join('')}`);
+    const table = names.map(
+      (name) =>
+        `  ${name.slice(2).padEnd(46)}${last.overhead!.map((c) => show(c.breakdownMs[name]).padStart(10)).join('')}`,
+    );
     process.stdout.write(
       `\nOverhead breakdown, medians of run ${last.run} (ms)${' '.repeat(14)}${last.overhead.map((c) => c.label.padStart(10)).join('')}\n${table.join('\n')}\n`,
     );
@@ -457,7 +549,8 @@ async function main(): Promise<void> {
   if (missed.length > 0) process.stdout.write(`\nMissed targets: ${missed.map((r) => r.name).join('; ')}\n`);
   if (warnings.length > 0) {
     const shown = warnings.slice(0, 12).map((w) => `  ${w}`);
-    if (warnings.length > shown.length) shown.push(`  ... and ${warnings.length - shown.length} more (see the JSON file)`);
+    if (warnings.length > shown.length)
+      shown.push(`  ... and ${warnings.length - shown.length} more (see the JSON file)`);
     process.stdout.write(`\nBot log (warn/error), by message:\n${shown.join('\n')}\n`);
   }
   if (failures.length > 0) process.stdout.write(`\nNOT DELIVERED:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);

@@ -186,7 +186,13 @@ function dispatch(world: BenchWorld, images: number, size: Size): Dispatched {
 }
 
 /** Dispatches `count` jobs evenly over `spanMs`; resolves with them once all are sent. */
-async function dispatchSpread(world: BenchWorld, count: number, spanMs: number, images: number, size: Size): Promise<{ jobs: Dispatched[]; spanMs: number }> {
+async function dispatchSpread(
+  world: BenchWorld,
+  count: number,
+  spanMs: number,
+  images: number,
+  size: Size,
+): Promise<{ jobs: Dispatched[]; spanMs: number }> {
   const jobs: Dispatched[] = [];
   const start = performance.now();
   while (jobs.length < count) {
@@ -201,7 +207,9 @@ async function dispatchSpread(world: BenchWorld, count: number, spanMs: number, 
 /** A refusal (limits, permissions, bad input) is an immediate ephemeral reply instead of a deferral. */
 function isRefusal(interactionId: string) {
   return (r: RecordedRequest): boolean =>
-    r.method === 'POST' && r.path.startsWith(`/interactions/${interactionId}/`) && (r.body as { type?: number } | undefined)?.type === 4;
+    r.method === 'POST' &&
+    r.path.startsWith(`/interactions/${interactionId}/`) &&
+    (r.body as { type?: number } | undefined)?.type === 4;
 }
 
 async function waitForFinals(world: BenchWorld, jobs: Dispatched[], timeoutMs: number): Promise<void> {
@@ -251,7 +259,10 @@ function jobRecord(world: BenchWorld, job: Dispatched): JobRecord {
     statusPolls: polls.length,
     minPollGapMs: polls.length < 2 ? Number.POSITIVE_INFINITY : min(gaps(polls)),
     falMs: completed !== undefined && polls.length > 0 ? completed - polls[0]! : Number.NaN,
-    deliverMs: completed !== undefined && job.final ? (webhook.filter((r) => r.method === 'PATCH').at(-1)?.end ?? Number.NaN) - completed : Number.NaN,
+    deliverMs:
+      completed !== undefined && job.final
+        ? (webhook.filter((r) => r.method === 'PATCH').at(-1)?.end ?? Number.NaN) - completed
+        : Number.NaN,
     finishToUploadMs: finished !== undefined ? firstUpload - finished : Number.NaN,
   };
 }
@@ -380,11 +391,19 @@ export async function burst(world: BenchWorld, options: BenchOptions): Promise<B
 async function settle(world: BenchWorld, options: BenchOptions, jobs: Dispatched[], t0: number, cpu0: number) {
   await waitForFinals(world, jobs, jobTimeoutMs(options, jobs.length));
   await sleep(300);
-  return { wallMs: performance.now() - t0, cpu: world.cpuSeconds() - cpu0, records: jobs.map((job) => jobRecord(world, job)) };
+  return {
+    wallMs: performance.now() - t0,
+    cpu: world.cpuSeconds() - cpu0,
+    records: jobs.map((job) => jobRecord(world, job)),
+  };
 }
 
 /** `--concurrent` jobs of `--images` x `--size` in flight at once: peak memory and CPU per job. */
-export async function concurrent(world: BenchWorld, options: BenchOptions, idleRssMb: number): Promise<ConcurrentResult> {
+export async function concurrent(
+  world: BenchWorld,
+  options: BenchOptions,
+  idleRssMb: number,
+): Promise<ConcurrentResult> {
   const side = SIDE[options.size];
   const image = { width: side, height: side, noise: options.noise };
   const png = testPng(side, side, { noise: options.noise }); // generate once, before timing
@@ -404,7 +423,9 @@ export async function concurrent(world: BenchWorld, options: BenchOptions, idleR
       imagesPerJob: options.images,
       size: options.size,
       noise: options.noise,
-      bytesPerJob: options.noise ? png.length * options.images : testPng(side, side, { variant: 0 }).length * options.images,
+      bytesPerJob: options.noise
+        ? png.length * options.images
+        : testPng(side, side, { variant: 0 }).length * options.images,
       delivered: records.filter((r) => r.delivered).length,
       idleRssMb,
       peakRssMb: round(world.memory().hwmMb),
@@ -448,8 +469,17 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
   for (const spec of OVERHEAD_CASES) {
     const side = SIDE[spec.size];
     const png = testPng(side, side, { noise: true });
-    const reencodeNeeded = needsReencode(png.length, spec.images, world.discord.fileSizeLimit, world.discord.requestSizeLimit);
-    world.usePlan({ queuePositions: [0], progressPolls: 1, holdRunning: true, images: { width: side, height: side, noise: true } }, 0, OVERHEAD_RUN_MS);
+    const reencodeNeeded = needsReencode(
+      png.length,
+      spec.images,
+      world.discord.fileSizeLimit,
+      world.discord.requestSizeLimit,
+    );
+    world.usePlan(
+      { queuePositions: [0], progressPolls: 1, holdRunning: true, images: { width: side, height: side, noise: true } },
+      0,
+      OVERHEAD_RUN_MS,
+    );
     const logFrom = world.botLog.length;
     const samples = reencodeNeeded ? Math.min(options.samples, 5) : options.samples;
     const overheads: number[] = [];
@@ -471,7 +501,8 @@ export async function overhead(world: BenchWorld, options: BenchOptions): Promis
       const ok = job.final !== undefined && filesDelivered(world, job) >= spec.images;
       const uploadEnd = ends(webhook.filter((r) => r.multipart));
       const finished = requestId ? world.finishedAt.get(requestId) : undefined;
-      if (ok && finished !== undefined) finishToUpload.push(min(webhook.filter((r) => r.multipart).map((r) => r.start)) - finished);
+      if (ok && finished !== undefined)
+        finishToUpload.push(min(webhook.filter((r) => r.multipart).map((r) => r.start)) - finished);
       if (completed !== undefined && Number.isFinite(uploadEnd)) {
         attempts.push(uploadEnd - completed);
         if (ok) overheads.push(uploadEnd - completed);
@@ -521,7 +552,11 @@ const FLOOR_CLIENT = fileURLToPath(new URL('./floor.ts', import.meta.url));
  * POST) over loopback, by a separate Node process using fetch, against a server that does nothing else.
  * Medians of `reps` repetitions after two warm-ups.
  */
-export async function loopbackFloor(png: Buffer, images: number, reps: number): Promise<{ downloadMs: number; uploadMs: number; totalMs: number }> {
+export async function loopbackFloor(
+  png: Buffer,
+  images: number,
+  reps: number,
+): Promise<{ downloadMs: number; uploadMs: number; totalMs: number }> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url?.startsWith('/img/')) {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png);
@@ -536,7 +571,17 @@ export async function loopbackFloor(png: Buffer, images: number, reps: number): 
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', FLOOR_CLIENT, '--url', `http://127.0.0.1:${port}`, '--images', String(images), '--reps', String(reps)],
+        [
+          '--import',
+          'tsx',
+          FLOOR_CLIENT,
+          '--url',
+          `http://127.0.0.1:${port}`,
+          '--images',
+          String(images),
+          '--reps',
+          String(reps),
+        ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       let out = '';
@@ -544,7 +589,9 @@ export async function loopbackFloor(png: Buffer, images: number, reps: number): 
         out += chunk.toString('utf8');
       });
       child.once('error', reject);
-      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`floor client exited with ${String(code)}`))));
+      child.once('exit', (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`floor client exited with ${String(code)}`)),
+      );
     });
     const samples = JSON.parse(output) as Array<{ downloadMs: number; uploadMs: number; totalMs: number }>;
     return {

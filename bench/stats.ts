@@ -36,7 +36,12 @@ export interface Distribution {
 }
 
 export function distribution(values: readonly number[]): Distribution {
-  return { count: values.length, p50: round(percentile(values, 50)), p99: round(percentile(values, 99)), max: round(max(values)) };
+  return {
+    count: values.length,
+    p50: round(percentile(values, 50)),
+    p99: round(percentile(values, 99)),
+    max: round(max(values)),
+  };
 }
 
 /** Rounds to `digits` decimals; keeps NaN (shown as "n/a"). */

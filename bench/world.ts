@@ -128,10 +128,15 @@ export class BenchWorld {
     try {
       const started = Promise.all([
         discord.waitForReady(),
-        discord.waitForRequest((r) => r.method === 'PUT' && r.path.endsWith('/commands') && r.status === 200, START_TIMEOUT_MS),
+        discord.waitForRequest(
+          (r) => r.method === 'PUT' && r.path.endsWith('/commands') && r.status === 200,
+          START_TIMEOUT_MS,
+        ),
       ]);
       const died = world.#exited.then((code) => {
-        throw new Error(`the bot exited (code ${String(code)}) before it was ready:\n${world.botLog.slice(-20).join('\n')}`);
+        throw new Error(
+          `the bot exited (code ${String(code)}) before it was ready:\n${world.botLog.slice(-20).join('\n')}`,
+        );
       });
       await Promise.race([started, died]);
     } catch (error) {
@@ -142,7 +147,12 @@ export class BenchWorld {
   }
 
   /** Sends one /imagine from `user`; returns the payload and when it was handed to the gateway socket. */
-  imagine(prompt: string, numImages: number, resolution: '1K' | '2K', user: FakeUser): { interaction: InteractionPayload; dispatchedAt: number } {
+  imagine(
+    prompt: string,
+    numImages: number,
+    resolution: '1K' | '2K',
+    user: FakeUser,
+  ): { interaction: InteractionPayload; dispatchedAt: number } {
     const interaction = this.discord.chatInput({
       name: 'imagine',
       user,
@@ -169,7 +179,9 @@ export class BenchWorld {
 
   /** REST requests the fake recorded for one interaction (callback, edits, follow-ups). */
   requestsOf(interaction: InteractionPayload): RecordedRequest[] {
-    return this.discord.requests.filter((r) => r.path.includes(`/${interaction.token}/`) || r.path.includes(`/${interaction.id}/`));
+    return this.discord.requests.filter(
+      (r) => r.path.includes(`/${interaction.token}/`) || r.path.includes(`/${interaction.id}/`),
+    );
   }
 
   /** fal request id of the job whose prompt is `prompt`. */
@@ -180,7 +192,8 @@ export class BenchWorld {
   /** VmRSS and VmHWM of the bot, in MiB. */
   memory(): { rssMb: number; hwmMb: number } {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    const kb = (name: string): number =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
     return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
   }
 
@@ -223,7 +236,11 @@ export class BenchWorld {
         if (!this.ackArrivals.has(id)) this.ackArrivals.set(id, now);
       }
       // /api/v10/webhooks/{application_id}/{token}[/messages/@original]
-      if (parts[3] === 'webhooks' && parts[5] !== undefined && (request.method === 'POST' || request.method === 'PATCH')) {
+      if (
+        parts[3] === 'webhooks' &&
+        parts[5] !== undefined &&
+        (request.method === 'POST' || request.method === 'PATCH')
+      ) {
         const upload: TimedUpload = {
           method: request.method,
           start: now,
@@ -239,14 +256,20 @@ export class BenchWorld {
       }
     } else if (port === this.#falPort) {
       // /fal-ai/imagen4/requests/{id}/status and .../status/stream (a stream counts as one request)
-      if (request.method === 'GET' && parts[3] === 'requests' && parts[5] === 'status' && (parts.length === 6 || parts[6] === 'stream')) {
+      if (
+        request.method === 'GET' &&
+        parts[3] === 'requests' &&
+        parts[5] === 'status' &&
+        (parts.length === 6 || parts[6] === 'stream')
+      ) {
         const id = parts[4] ?? '';
         const list = this.statusPolls.get(id) ?? [];
         list.push(now);
         this.statusPolls.set(id, list);
       }
       // /fal-ai/imagen4/requests/{id} (result) and /files/{id}/{index}.png
-      if (request.method === 'GET' && parts[3] === 'requests' && parts.length === 5) this.#timeline(parts[4] ?? '').resultStart ??= now;
+      if (request.method === 'GET' && parts[3] === 'requests' && parts.length === 5)
+        this.#timeline(parts[4] ?? '').resultStart ??= now;
       if (request.method === 'GET' && parts[1] === 'files') this.#timeline(parts[2] ?? '').imageStarts.push(now);
     }
   }
@@ -268,7 +291,8 @@ export class BenchWorld {
       const id = parts[4] ?? '';
       if (!this.completedAt.has(id)) this.completedAt.set(id, now);
     }
-    if (request.method === 'GET' && parts[3] === 'requests' && parts.length === 5) this.#timeline(parts[4] ?? '').resultEnd ??= now;
+    if (request.method === 'GET' && parts[3] === 'requests' && parts.length === 5)
+      this.#timeline(parts[4] ?? '').resultEnd ??= now;
     if (request.method === 'GET' && parts[1] === 'files') this.#timeline(parts[2] ?? '').imageEnds.push(now);
     if (request.method === 'POST' && response.statusCode === 200) this.#onSubmitted();
   }

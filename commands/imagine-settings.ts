@@ -26,9 +26,11 @@ import {
 import { MODELS, findModel, modelsWithIds, type ImageModel } from '../src/models/registry.js';
 
 /** Option bounds come from the settings schema, so the command and the validation cannot drift apart. */
-const bounds = (z.toJSONSchema(GuildSettingsSchema, { io: 'input' }) as {
-  properties: Record<string, { minimum?: number; maximum?: number }>;
-}).properties;
+const bounds = (
+  z.toJSONSchema(GuildSettingsSchema, { io: 'input' }) as {
+    properties: Record<string, { minimum?: number; maximum?: number }>;
+  }
+).properties;
 
 function numberOption(
   type: ApplicationCommandOptionType.Integer | ApplicationCommandOptionType.Number,
@@ -68,11 +70,36 @@ function definition(models: readonly ImageModel[]) {
         name: 'limits',
         description: 'Change limits; options you leave out keep their value',
         options: [
-          numberOption(ApplicationCommandOptionType.Integer, 'jobs_at_once', 'userMaxActiveJobs', 'Jobs one member may have at once'),
-          numberOption(ApplicationCommandOptionType.Integer, 'cooldown_seconds', 'userCooldownSeconds', 'Seconds a member waits between requests'),
-          numberOption(ApplicationCommandOptionType.Integer, 'member_daily_images', 'userDailyImages', 'Images one member may make per day (UTC)'),
-          numberOption(ApplicationCommandOptionType.Integer, 'server_daily_images', 'guildDailyImages', 'Images the whole server may make per day (UTC)'),
-          numberOption(ApplicationCommandOptionType.Number, 'server_daily_budget', 'guildDailyBudgetUsd', 'US dollars the server may spend per day (UTC)'),
+          numberOption(
+            ApplicationCommandOptionType.Integer,
+            'jobs_at_once',
+            'userMaxActiveJobs',
+            'Jobs one member may have at once',
+          ),
+          numberOption(
+            ApplicationCommandOptionType.Integer,
+            'cooldown_seconds',
+            'userCooldownSeconds',
+            'Seconds a member waits between requests',
+          ),
+          numberOption(
+            ApplicationCommandOptionType.Integer,
+            'member_daily_images',
+            'userDailyImages',
+            'Images one member may make per day (UTC)',
+          ),
+          numberOption(
+            ApplicationCommandOptionType.Integer,
+            'server_daily_images',
+            'guildDailyImages',
+            'Images the whole server may make per day (UTC)',
+          ),
+          numberOption(
+            ApplicationCommandOptionType.Number,
+            'server_daily_budget',
+            'guildDailyBudgetUsd',
+            'US dollars the server may spend per day (UTC)',
+          ),
         ],
       },
       {
@@ -94,13 +121,24 @@ function definition(models: readonly ImageModel[]) {
         name: 'channels',
         description: 'Channels where /imagine may be used (none listed = everywhere)',
         options: [
-          { type: ApplicationCommandOptionType.String, name: 'action', description: 'What to do', required: true, choices: LIST_ACTIONS },
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'action',
+            description: 'What to do',
+            required: true,
+            choices: LIST_ACTIONS,
+          },
           {
             type: ApplicationCommandOptionType.Channel,
             name: 'channel',
             description: 'The channel (not needed to clear)',
             required: false,
-            channel_types: [ChannelType.GuildText, ChannelType.PublicThread, ChannelType.PrivateThread, ChannelType.GuildForum],
+            channel_types: [
+              ChannelType.GuildText,
+              ChannelType.PublicThread,
+              ChannelType.PrivateThread,
+              ChannelType.GuildForum,
+            ],
           },
         ],
       },
@@ -109,8 +147,19 @@ function definition(models: readonly ImageModel[]) {
         name: 'roles',
         description: 'Roles that may use /imagine (none listed = everyone)',
         options: [
-          { type: ApplicationCommandOptionType.String, name: 'action', description: 'What to do', required: true, choices: LIST_ACTIONS },
-          { type: ApplicationCommandOptionType.Role, name: 'role', description: 'The role (not needed to clear)', required: false },
+          {
+            type: ApplicationCommandOptionType.String,
+            name: 'action',
+            description: 'What to do',
+            required: true,
+            choices: LIST_ACTIONS,
+          },
+          {
+            type: ApplicationCommandOptionType.Role,
+            name: 'role',
+            description: 'The role (not needed to clear)',
+            required: false,
+          },
         ],
       },
       {
@@ -146,7 +195,7 @@ function definition(models: readonly ImageModel[]) {
         ],
       },
     ],
-} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+  } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
 }
 
 const data = definition(MODELS);
@@ -172,7 +221,11 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
       if (error instanceof SettingsError) throw new UserError(error.message);
       throw error;
     }
-    context.logger.info('server settings changed', { guild: guildId, by: interaction.user.id, fields: Object.keys(patch).join(',') });
+    context.logger.info('server settings changed', {
+      guild: guildId,
+      by: interaction.user.id,
+      fields: Object.keys(patch).join(','),
+    });
   }
   const heading = patch ? '✅ Saved. /imagine on this server now works like this:' : '/imagine on this server:';
   await interaction.reply({
@@ -201,7 +254,8 @@ function patchFor(
       if (memberImages !== null) patch.userDailyImages = memberImages;
       if (serverImages !== null) patch.guildDailyImages = serverImages;
       if (budget !== null) patch.guildDailyBudgetUsd = Math.round(budget * 100) / 100;
-      if (Object.keys(patch).length === 0) throw new UserError('Give at least one limit to change (or use /imagine-settings view).');
+      if (Object.keys(patch).length === 0)
+        throw new UserError('Give at least one limit to change (or use /imagine-settings view).');
       return patch;
     }
     case 'model': {
@@ -212,13 +266,26 @@ function patchFor(
       return { defaultModel: model.id as NonNullable<GuildSettingsPatch['defaultModel']> };
     }
     case 'channels':
-      return { channelIds: editList(current.channelIds, options.getString('action', true), options.getChannel('channel')?.id, 'channel') };
+      return {
+        channelIds: editList(
+          current.channelIds,
+          options.getString('action', true),
+          options.getChannel('channel')?.id,
+          'channel',
+        ),
+      };
     case 'roles':
-      return { roleIds: editList(current.roleIds, options.getString('action', true), options.getRole('role')?.id, 'role') };
+      return {
+        roleIds: editList(current.roleIds, options.getString('action', true), options.getRole('role')?.id, 'role'),
+      };
     case 'rerolls':
       return { rerolls: options.getString('who', true) as NonNullable<GuildSettingsPatch['rerolls']> };
     case 'safety':
-      return { safetyTolerance: String(options.getInteger('tolerance', true)) as NonNullable<GuildSettingsPatch['safetyTolerance']> };
+      return {
+        safetyTolerance: String(options.getInteger('tolerance', true)) as NonNullable<
+          GuildSettingsPatch['safetyTolerance']
+        >,
+      };
     default:
       return undefined;
   }

@@ -50,7 +50,10 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
     const positions = context.generations.positionsInLine();
     for (const job of active) {
       const position = positions.get(job.id);
-      const where = job.status === 'waiting' ? `waiting, position ${position ?? '?'} in line` : (STATUS_WORDS[job.status] ?? job.status);
+      const where =
+        job.status === 'waiting'
+          ? `waiting, position ${position ?? '?'} in line`
+          : (STATUS_WORDS[job.status] ?? job.status);
       lines.push(`- #${job.id}: ${job.input.num_images} image${job.input.num_images === 1 ? '' : 's'}, ${where}`);
     }
   }

@@ -83,10 +83,15 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   const settings = context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   const chosen = interaction.options.get(MODEL_OPTION)?.value;
-  const model = requireOffered(context.config, chosen === undefined || chosen === null ? settings.defaultModel : String(chosen));
+  const model = requireOffered(
+    context.config,
+    chosen === undefined || chosen === null ? settings.defaultModel : String(chosen),
+  );
   // Object.fromEntries: an option named __proto__ becomes a plain key that the schema then refuses.
   const raw: Record<string, unknown> = Object.fromEntries(
-    interaction.options.data.filter((option) => option.name !== MODEL_OPTION).map((option) => [option.name, option.value]),
+    interaction.options.data
+      .filter((option) => option.name !== MODEL_OPTION)
+      .map((option) => [option.name, option.value]),
   );
   const parsed = parseGenerationInput(model, raw, { offered: modelsWithIds(context.config.models) });
   await startGeneration(interaction, context, settings, model, explained(parsed), null);
@@ -117,7 +122,9 @@ async function handleComponent(
       requireAccess(interaction, settings);
       requireRerollAllowed(interaction, generation, settings);
       const model = findModel(generation.modelId);
-      await interaction.showModal(renderEditModal(generation, { negativePrompt: model ? takesOption(model, 'negative_prompt') : false }));
+      await interaction.showModal(
+        renderEditModal(generation, { negativePrompt: model ? takesOption(model, 'negative_prompt') : false }),
+      );
       return;
     }
     case 'default':
@@ -155,7 +162,11 @@ async function reroll(
  * "Use the default model" on a result whose model is gone (fal no longer serves it, or the operator stopped
  * offering it): the same prompt and options, adapted to the server's default model, as a new job.
  */
-async function rerollWithDefaultModel(interaction: ButtonInteraction, generation: Generation, context: CommandContext): Promise<void> {
+async function rerollWithDefaultModel(
+  interaction: ButtonInteraction,
+  generation: Generation,
+  context: CommandContext,
+): Promise<void> {
   const settings = context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   requireRerollAllowed(interaction, generation, settings);
@@ -169,22 +180,38 @@ async function rerollWithDefaultModel(interaction: ButtonInteraction, generation
   }
   // From a failure message (no images of its own), the new result links back to what was rerolled.
   const parentId = generation.messageId === null && generation.parentId !== null ? generation.parentId : generation.id;
-  await startGeneration(interaction, context, settings, model, explained(adaptInput(model, generation.input)), parentId);
+  await startGeneration(
+    interaction,
+    context,
+    settings,
+    model,
+    explained(adaptInput(model, generation.input)),
+    parentId,
+  );
 }
 
 /** A reroll of a result whose model is not offered any more: say so, and offer the server's default model. */
-async function offerDefaultModel(interaction: ButtonInteraction | ModalSubmitInteraction, generation: Generation): Promise<void> {
+async function offerDefaultModel(
+  interaction: ButtonInteraction | ModalSubmitInteraction,
+  generation: Generation,
+): Promise<void> {
   await interaction.reply({
     content:
       `${modelLabel(generation.modelId)} is no longer available on this bot, so this image cannot be made again with it. ` +
       'You can run the same prompt with the server’s default model instead; a server admin can change that model with /imagine-settings.',
-    components: [new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(useDefaultModelButton(generation.id))],
+    components: [
+      new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(useDefaultModelButton(generation.id)),
+    ],
     flags: MessageFlags.Ephemeral,
     allowedMentions: NO_PINGS,
   });
 }
 
-async function submitEdit(interaction: ModalSubmitInteraction, generation: Generation, context: CommandContext): Promise<void> {
+async function submitEdit(
+  interaction: ModalSubmitInteraction,
+  generation: Generation,
+  context: CommandContext,
+): Promise<void> {
   const settings = context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   requireRerollAllowed(interaction, generation, settings);
@@ -206,7 +233,11 @@ async function submitEdit(interaction: ModalSubmitInteraction, generation: Gener
   await startGeneration(interaction, context, settings, model, input, generation.id);
 }
 
-async function deleteResult(interaction: ButtonInteraction, generation: Generation, context: CommandContext): Promise<void> {
+async function deleteResult(
+  interaction: ButtonInteraction,
+  generation: Generation,
+  context: CommandContext,
+): Promise<void> {
   const allowed =
     interaction.user.id === generation.requesterId ||
     (interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages) ?? false);
@@ -276,14 +307,22 @@ function requireAccess(interaction: StartingInteraction, settings: EffectiveSett
     throw new UserError(`/imagine is not available in this channel on this server. Try ${channels}.`);
   }
   if (settings.roleIds.length > 0 && !memberRoleIds(interaction).some((role) => settings.roleIds.includes(role))) {
-    throw new UserError('On this server, /imagine is only available to members with certain roles. Ask a server admin.');
+    throw new UserError(
+      'On this server, /imagine is only available to members with certain roles. Ask a server admin.',
+    );
   }
 }
 
-function requireRerollAllowed(interaction: StartingInteraction, generation: Generation, settings: EffectiveSettings): void {
+function requireRerollAllowed(
+  interaction: StartingInteraction,
+  generation: Generation,
+  settings: EffectiveSettings,
+): void {
   if (settings.rerolls === 'everyone' || interaction.user.id === generation.requesterId) return;
   if (interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages)) return;
-  throw new UserError('On this server, only the member who made these images can reroll or edit them. Use /imagine for your own.');
+  throw new UserError(
+    'On this server, only the member who made these images can reroll or edit them. Use /imagine for your own.',
+  );
 }
 
 /** Role ids from the interaction payload (no member cache is kept: the bot has no gateway intents). */
@@ -331,7 +370,9 @@ function offeredModel(config: Config, id: string): ImageModel | undefined {
 function requireOffered(config: Config, id: string): ImageModel {
   const model = offeredModel(config, id);
   if (!model) {
-    const offered = modelsWithIds(config.models).map((m) => m.label).join(', ');
+    const offered = modelsWithIds(config.models)
+      .map((m) => m.label)
+      .join(', ');
     throw new UserError(`${modelLabel(id)} is not available on this bot. Pick one of: ${offered}.`);
   }
   return model;

@@ -66,7 +66,10 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   // token (the interaction token in the route is the credential) and no global cap; route buckets and any 429
   // Discord sends are still honoured.
   const interactionRest = new REST({ ...restOptions, globalRequestsPerSecond: Number.POSITIVE_INFINITY });
-  for (const [name, rest] of [['bot', client.rest], ['interaction', interactionRest]] as const) {
+  for (const [name, rest] of [
+    ['bot', client.rest],
+    ['interaction', interactionRest],
+  ] as const) {
     // Only the generalised route: the URL and the major parameter of a webhook route contain its token.
     rest.on(RESTEvents.RateLimited, ({ route, method, global, scope, retryAfter }) => {
       const detail = { client: name, route, method, global, scope, retryAfterMs: retryAfter };

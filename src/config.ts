@@ -37,7 +37,8 @@ const HINTS: Record<string, string> = {
   DISCORD_API_URL: 'leave it unset for Discord itself, or give a full URL such as http://127.0.0.1:8080/api',
   FAL_BASE_URL: 'leave it unset for fal itself, or give a full URL such as http://127.0.0.1:8081',
   DATABASE_PATH: 'give a file path such as ./data/imagine.sqlite',
-  DISCORD_GUILD_ID: 'leave it unset to register commands globally, or give a server id (right-click the server -> Copy Server ID)',
+  DISCORD_GUILD_ID:
+    'leave it unset to register commands globally, or give a server id (right-click the server -> Copy Server ID)',
   IMAGEN_MODEL: `use one of: ${MODEL_IDS.join(', ')}`,
   IMAGEN_MODELS: `list the models to offer, separated by commas, from: ${MODEL_IDS.join(', ')}`,
   LOG_LEVEL: `use one of: ${LOG_LEVELS.join(', ')}`,
@@ -45,7 +46,9 @@ const HINTS: Record<string, string> = {
   ...Object.fromEntries(
     Object.entries(NUMBERS).map(([name, n]) => [name, `give a whole number from ${n.min} to ${n.max} ${n.unit}`]),
   ),
-  ...Object.fromEntries(Object.keys(DOLLARS).map((name) => [name, 'give an amount in US dollars, e.g. 12.50 (0 blocks all use)'])),
+  ...Object.fromEntries(
+    Object.keys(DOLLARS).map((name) => [name, 'give an amount in US dollars, e.g. 12.50 (0 blocks all use)']),
+  ),
 };
 
 const optionalString = z
@@ -67,7 +70,12 @@ const wholeNumber = ({ min, max, fallback }: { min: number; max: number; fallbac
       .string()
       .regex(/^\d+$/, { error: 'must be a whole number' })
       .transform(Number)
-      .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }))
+      .pipe(
+        z
+          .number()
+          .min(min, { error: `must be at least ${min}` })
+          .max(max, { error: `must be at most ${max}` }),
+      )
       .default(fallback),
   );
 
@@ -103,13 +111,21 @@ const EnvSchema = z
     FAL_BASE_URL: httpUrl,
     DATABASE_PATH: optionalString.pipe(z.string().default('./data/imagine.sqlite')),
     DISCORD_GUILD_ID: optionalString.pipe(
-      z.string().regex(/^\d{17,20}$/, { error: 'must be a server id (17-20 digits)' }).optional(),
+      z
+        .string()
+        .regex(/^\d{17,20}$/, { error: 'must be a server id (17-20 digits)' })
+        .optional(),
     ),
     IMAGEN_MODEL: optionalString.pipe(z.enum(MODEL_IDS, { error: 'is not a known model' }).default(DEFAULT_MODEL_ID)),
     IMAGEN_MODELS: optionalString.pipe(
       z
         .string()
-        .transform((text) => text.split(',').map((id) => id.trim()).filter(Boolean))
+        .transform((text) =>
+          text
+            .split(',')
+            .map((id) => id.trim())
+            .filter(Boolean),
+        )
         .pipe(z.array(z.enum(MODEL_IDS, { error: 'names an unknown model' })).min(1, { error: 'is empty' }))
         .optional(),
     ),

@@ -48,7 +48,9 @@ async function main(): Promise<void> {
         : 'could not start the bot',
       errorContext(error),
     );
-    await bot.stop(0).catch((stopError: unknown) => logger.warn('cleanup after a failed start failed', errorContext(stopError)));
+    await bot
+      .stop(0)
+      .catch((stopError: unknown) => logger.warn('cleanup after a failed start failed', errorContext(stopError)));
     process.exitCode = 1;
   }
 }

@@ -3,7 +3,10 @@ import { parse } from 'dotenv';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
-const valid = { DISCORD_TOKEN: 'MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.secretsecretsecret', FAL_KEY: 'key-id:key-secret-value' };
+const valid = {
+  DISCORD_TOKEN: 'MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.secretsecretsecret',
+  FAL_KEY: 'key-id:key-secret-value',
+};
 
 function problems(env: Record<string, string | undefined>): readonly string[] {
   try {
@@ -62,7 +65,9 @@ describe('loadConfig', () => {
   });
 
   it('offers exactly the models in IMAGEN_MODELS, which must include the default', () => {
-    expect(loadConfig({ ...valid, IMAGEN_MODELS: ' nano-banana-pro , nano-banana-2', IMAGEN_MODEL: 'nano-banana-pro' })).toMatchObject({
+    expect(
+      loadConfig({ ...valid, IMAGEN_MODELS: ' nano-banana-pro , nano-banana-2', IMAGEN_MODEL: 'nano-banana-pro' }),
+    ).toMatchObject({
       defaultModel: 'nano-banana-pro',
       models: ['nano-banana-2', 'nano-banana-pro'],
     });
@@ -118,7 +123,9 @@ describe('.env.example and README', () => {
   });
 
   it('documents every variable the bot reads', () => {
-    const names = [...readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8').matchAll(/^ {2,4}([A-Z][A-Z_]+):/gm)]
+    const names = [
+      ...readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8').matchAll(/^ {2,4}([A-Z][A-Z_]+):/gm),
+    ]
       .map((m) => m[1] ?? '')
       .filter((name) => name !== '');
     expect(names.length).toBeGreaterThan(20);

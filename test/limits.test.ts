@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { checkLimits, utcDayStart, type UsageSnapshot } from '../src/limits/admission.js';
 import { estimateCost, parsePriceOverrides } from '../src/limits/pricing.js';
 
-const limits = { userMaxActiveJobs: 2, userCooldownSeconds: 30, userDailyImages: 10, guildDailyImages: 100, guildDailyBudgetUsd: 5 };
+const limits = {
+  userMaxActiveJobs: 2,
+  userCooldownSeconds: 30,
+  userDailyImages: 10,
+  guildDailyImages: 100,
+  guildDailyBudgetUsd: 5,
+};
 const idle: UsageSnapshot = {
   memberActiveJobs: 0,
   memberLastJobAt: null,
@@ -24,7 +30,9 @@ describe('checkLimits', () => {
       limit: 'member_jobs',
       max: 2,
     });
-    expect(checkLimits({ ...idle, memberLastJobAt: now - 10_000 }, { images: 1, costUsd: 0.04, now }, limits, 20)).toEqual({
+    expect(
+      checkLimits({ ...idle, memberLastJobAt: now - 10_000 }, { images: 1, costUsd: 0.04, now }, limits, 20),
+    ).toEqual({
       limit: 'cooldown',
       retryAt: now + 20_000,
     });
@@ -34,7 +42,9 @@ describe('checkLimits', () => {
       remaining: 2,
       resetsAt: tomorrow,
     });
-    expect(checkLimits({ ...idle, guildImagesToday: 100 }, { images: 1, costUsd: 0.04, now }, limits, 20)).toMatchObject({
+    expect(
+      checkLimits({ ...idle, guildImagesToday: 100 }, { images: 1, costUsd: 0.04, now }, limits, 20),
+    ).toMatchObject({
       limit: 'guild_daily_images',
       remaining: 0,
     });
@@ -50,7 +60,9 @@ describe('checkLimits', () => {
   });
 
   it('lets a budget be used up exactly', () => {
-    expect(checkLimits({ ...idle, guildCostTodayUsd: 4.84 }, { images: 4, costUsd: 0.16, now }, limits, 20)).toBeUndefined();
+    expect(
+      checkLimits({ ...idle, guildCostTodayUsd: 4.84 }, { images: 4, costUsd: 0.16, now }, limits, 20),
+    ).toBeUndefined();
   });
 
   it('counts days in UTC', () => {

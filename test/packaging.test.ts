@@ -16,7 +16,10 @@ function packagesWithInstallScripts(dir: string, found = new Set<string>()): Set
     }
     const manifestPath = join(dir, entry, 'package.json');
     if (!existsSync(manifestPath)) continue;
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { name?: string; scripts?: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      name?: string;
+      scripts?: Record<string, string>;
+    };
     const scripts = manifest.scripts ?? {};
     const implicitGyp = existsSync(join(dir, entry, 'binding.gyp')) && !scripts['install'] && !scripts['preinstall'];
     if (manifest.name && (INSTALL_SCRIPTS.some((name) => scripts[name]) || implicitGyp)) found.add(manifest.name);
@@ -29,7 +32,9 @@ describe('package.json', () => {
   // npm 11 runs a dependency's install scripts only when allowScripts approves them: without better-sqlite3's,
   // the SQLite driver is never built and the bot cannot start.
   it('approves the install scripts of exactly the installed packages that have them', () => {
-    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      allowScripts?: Record<string, boolean>;
+    };
     const approved = Object.entries(manifest.allowScripts ?? {})
       .filter(([, allowed]) => allowed)
       .map(([name]) => name.replace(/(?<=.)@.*$/, ''));

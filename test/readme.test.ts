@@ -6,7 +6,11 @@ const root = join(import.meta.dirname, '..');
 
 /** README's module references, written as `discord/router`, `src/discord/upload.ts` or `commands/imagine.execute`. */
 function moduleReferences(text: string): string[] {
-  const references = [...text.matchAll(/`((?:src\/)?(?:commands|discord|generation|fal|limits|models|store|shared)\/[A-Za-z-]+(?:\/[A-Za-z-]+)*)(?:\.ts|\.[a-z]+)?`/g)];
+  const references = [
+    ...text.matchAll(
+      /`((?:src\/)?(?:commands|discord|generation|fal|limits|models|store|shared)\/[A-Za-z-]+(?:\/[A-Za-z-]+)*)(?:\.ts|\.[a-z]+)?`/g,
+    ),
+  ];
   return references.map((match) => match[1] ?? '');
 }
 

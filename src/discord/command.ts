@@ -44,7 +44,9 @@ export interface Command {
 }
 
 const CommandShape = z.object({
-  data: z.object({ name: z.string().regex(/^[-_\p{L}\p{N}]{1,32}$/u), description: z.string().min(1).max(100) }).loose(),
+  data: z
+    .object({ name: z.string().regex(/^[-_\p{L}\p{N}]{1,32}$/u), description: z.string().min(1).max(100) })
+    .loose(),
   execute: z.function(),
   handleComponent: z.function().optional(),
   dataFor: z.function().optional(),

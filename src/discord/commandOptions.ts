@@ -66,13 +66,22 @@ function toOption(name: string, property: JsonProperty, required: boolean): APIA
     return option;
   }
   if (property.type === 'string') {
-    const option: APIApplicationCommandStringOption = { type: ApplicationCommandOptionType.String, name, description, required };
+    const option: APIApplicationCommandStringOption = {
+      type: ApplicationCommandOptionType.String,
+      name,
+      description,
+      required,
+    };
     if (property.enum) {
-      return { ...option, choices: property.enum.slice(0, MAX_CHOICES).map((value) => ({ name: String(value), value: String(value) })) };
+      return {
+        ...option,
+        choices: property.enum.slice(0, MAX_CHOICES).map((value) => ({ name: String(value), value: String(value) })),
+      };
     }
     return {
       ...option,
-      ...(property.minLength !== undefined && property.minLength > 0 && { min_length: Math.min(property.minLength, MAX_STRING_LENGTH) }),
+      ...(property.minLength !== undefined &&
+        property.minLength > 0 && { min_length: Math.min(property.minLength, MAX_STRING_LENGTH) }),
       ...(property.maxLength !== undefined && { max_length: Math.min(property.maxLength, MAX_STRING_LENGTH) }),
     };
   }

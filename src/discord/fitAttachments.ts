@@ -46,13 +46,18 @@ export async function fitForDiscord(images: readonly DownloadedImage[], limits: 
   // libvips works off the event loop on its own threads, so the images are re-encoded side by side.
   const reencoded = images.filter((image) => image.data.byteLength > limits.perFileBytes).length;
   const fitted = await Promise.all(
-    images.map(async (image) => (image.data.byteLength <= limits.perFileBytes ? image : shrink(image, limits.perFileBytes))),
+    images.map(async (image) =>
+      image.data.byteLength <= limits.perFileBytes ? image : shrink(image, limits.perFileBytes),
+    ),
   );
   const messages: DownloadedImage[][] = [];
   let current: DownloadedImage[] = [];
   let size = 0;
   for (const image of fitted) {
-    if (current.length > 0 && (size + image.data.byteLength > limits.perRequestBytes || current.length >= limits.filesPerMessage)) {
+    if (
+      current.length > 0 &&
+      (size + image.data.byteLength > limits.perRequestBytes || current.length >= limits.filesPerMessage)
+    ) {
       messages.push(current);
       current = [];
       size = 0;

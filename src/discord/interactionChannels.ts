@@ -3,7 +3,11 @@ import { ChannelType, GatewayDispatchEvents, type Client, type GatewayInteractio
 /** Forgotten first if an interaction is never routed (discord.js drops a few kinds it does not model). */
 const MAX_REMEMBERED = 1000;
 
-const THREAD_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.PublicThread, ChannelType.PrivateThread, ChannelType.AnnouncementThread]);
+const THREAD_TYPES: ReadonlySet<ChannelType> = new Set([
+  ChannelType.PublicThread,
+  ChannelType.PrivateThread,
+  ChannelType.AnnouncementThread,
+]);
 
 /**
  * The type of the channel each interaction came from, as the gateway payload tells it. API v10 sends the partial

@@ -15,7 +15,10 @@ export function requiredChannelPermissions(inThread: boolean): Array<[name: stri
 }
 
 /** Names of the required permissions missing from `permissions` (a bitfield or its decimal string). */
-export function missingChannelPermissions(permissions: PermissionsBitField | string | null, inThread: boolean): string[] {
+export function missingChannelPermissions(
+  permissions: PermissionsBitField | string | null,
+  inThread: boolean,
+): string[] {
   if (permissions === null) return requiredChannelPermissions(inThread).map(([name]) => name);
   const field = typeof permissions === 'string' ? new PermissionsBitField(BigInt(permissions)) : permissions;
   return requiredChannelPermissions(inThread)

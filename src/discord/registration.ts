@@ -28,7 +28,9 @@ export async function syncCommands(options: {
     logger.debug('slash commands unchanged; not registering', { scope });
     return 'unchanged';
   }
-  const route = guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
+  const route = guildId
+    ? Routes.applicationGuildCommands(applicationId, guildId)
+    : Routes.applicationCommands(applicationId);
   await rest.put(route, { body: commands });
   settings.set(key, hash);
   logger.info('slash commands registered', { scope, count: commands.length });

@@ -1,4 +1,11 @@
-import { DiscordAPIError, Routes, RESTJSONErrorCodes, makeURLSearchParams, type APIMessage, type REST } from 'discord.js';
+import {
+  DiscordAPIError,
+  Routes,
+  RESTJSONErrorCodes,
+  makeURLSearchParams,
+  type APIMessage,
+  type REST,
+} from 'discord.js';
 import type { DownloadedImage } from '../generation/images.js';
 import { LoopPacer } from '../shared/pacer.js';
 import type { Failure, Progress, ReplyTarget } from '../generation/service.js';
@@ -92,7 +99,13 @@ export class DiscordReplyTarget implements ReplyTarget {
     const finishedAt = this.#now();
     const views = (inChannel: boolean) =>
       fitted.messages.map((group, index) =>
-        renderResult(generation, group, missing, { finishedAt, parent, part: index + 1, parts: fitted.messages.length, inChannel }),
+        renderResult(generation, group, missing, {
+          finishedAt,
+          parent,
+          part: index + 1,
+          parts: fitted.messages.length,
+          inChannel,
+        }),
       );
     if (this.#tokenUsable(generation)) {
       try {
@@ -134,9 +147,18 @@ export class DiscordReplyTarget implements ReplyTarget {
    * Edits the interaction reply (`@original`); editing it again with the same view is idempotent. Progress is
    * `routine`; results and failures are `urgent` and start before any progress edit still waiting its turn.
    */
-  async #editReply(generation: Generation, view: MessageView, lane: 'urgent' | 'routine', signal?: AbortSignal): Promise<APIMessage> {
+  async #editReply(
+    generation: Generation,
+    view: MessageView,
+    lane: 'urgent' | 'routine',
+    signal?: AbortSignal,
+  ): Promise<APIMessage> {
     const route = Routes.webhookMessage(generation.applicationId, this.#token(generation), '@original');
-    return this.#pacer.run(() => this.#send(view, { rest: this.#interactionRest, method: 'patch', route, auth: false }), lane, signal);
+    return this.#pacer.run(
+      () => this.#send(view, { rest: this.#interactionRest, method: 'patch', route, auth: false }),
+      lane,
+      signal,
+    );
   }
 
   /**
@@ -163,7 +185,11 @@ export class DiscordReplyTarget implements ReplyTarget {
     return message.id;
   }
 
-  async #sendToChannel(generation: Generation, views: readonly MessageView[], kind: 'result' | 'failure'): Promise<string> {
+  async #sendToChannel(
+    generation: Generation,
+    views: readonly MessageView[],
+    kind: 'result' | 'failure',
+  ): Promise<string> {
     const missing = missingChannelPermissions(generation.appPermissions, generation.inThread);
     if (missing.length > 0) {
       throw new ChannelUnavailable(`cannot post in channel ${generation.channelId}: missing ${missing.join(', ')}`);
@@ -212,7 +238,11 @@ export class DiscordReplyTarget implements ReplyTarget {
       ...(images && { attachments: images.map((image, id) => ({ id: String(id), filename: image.fileName })) }),
       ...request.extra,
     };
-    const files = (images ?? []).map((image) => ({ name: image.fileName, data: image.data, contentType: image.contentType }));
+    const files = (images ?? []).map((image) => ({
+      name: image.fileName,
+      data: image.data,
+      contentType: image.contentType,
+    }));
     const { rest, method, route, auth, query } = request;
     return (await sendMessage(rest, { method, route, json, files, auth, ...(query && { query }) })) as APIMessage;
   }

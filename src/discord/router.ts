@@ -7,7 +7,8 @@ import { decodeCustomId } from './customId.js';
 import { NO_PINGS } from './views/common.js';
 
 export const GENERIC_FAILURE = '⚠️ Something went wrong on our side. Please try again in a moment.';
-export const STALE_COMPONENT = 'This button is from an older version of the bot and no longer works. Run /imagine again.';
+export const STALE_COMPONENT =
+  'This button is from an older version of the bot and no longer works. Run /imagine again.';
 export const UNKNOWN_COMMAND = 'This command is not available any more. It may take a minute for Discord to update.';
 export const RESTARTING = '🔄 The bot is restarting right now. Please try again in a minute.';
 export const UNSUPPORTED = 'This bot does not handle that kind of action.';

@@ -28,16 +28,24 @@ export function classifyFalError(error: unknown): FalFailure {
     const status = error.status;
     if (status === 422 || error instanceof ValidationError) {
       const details = detailList(error.body);
-      if (details.some((d) => SAFETY_WORDS.test(`${d.type ?? ''} ${d.msg ?? ''}`)) || SAFETY_WORDS.test(detailText(error.body))) {
+      if (
+        details.some((d) => SAFETY_WORDS.test(`${d.type ?? ''} ${d.msg ?? ''}`)) ||
+        SAFETY_WORDS.test(detailText(error.body))
+      ) {
         return { kind: 'safety' };
       }
       const loc = details.find((d) => Array.isArray(d.loc))?.loc;
-      const field = loc?.filter((part) => part !== 'body').map(String).join('.');
+      const field = loc
+        ?.filter((part) => part !== 'body')
+        .map(String)
+        .join('.');
       return { kind: 'invalid_input', field: field || undefined };
     }
     if (status === 401) return { kind: 'unauthorized' };
     if (status === 403) {
-      return /balance|credit|locked|billing/i.test(detailText(error.body)) ? { kind: 'no_credit' } : { kind: 'unauthorized' };
+      return /balance|credit|locked|billing/i.test(detailText(error.body))
+        ? { kind: 'no_credit' }
+        : { kind: 'unauthorized' };
     }
     if (status === 404) return { kind: 'not_found' };
     if (status === 408 || status === 429 || status >= 500) return { kind: 'busy' };

@@ -29,11 +29,19 @@ export type FollowedBy = 'stream' | 'polling';
  * latter ignores `abortSignal`, resolves as if done when the connection closes early, and its `timeout` throws
  * from a timer (see https://docs.fal.ai/model-endpoints/queue and @fal-ai/client's queue.ts).
  */
-export async function followStatus(fal: FalClient, endpointId: string, options: FollowStatusOptions): Promise<FollowedBy> {
+export async function followStatus(
+  fal: FalClient,
+  endpointId: string,
+  options: FollowStatusOptions,
+): Promise<FollowedBy> {
   const { requestId, signal, onUpdate, logger, context } = options;
   const streamed = await followStream(fal, endpointId, requestId, signal, onUpdate);
   if (streamed.completed) return 'stream';
-  logger.info('fal status stream unavailable, polling instead', { ...context, falRequestId: requestId, detail: streamed.why });
+  logger.info('fal status stream unavailable, polling instead', {
+    ...context,
+    falRequestId: requestId,
+    detail: streamed.why,
+  });
   await fal.queue.subscribeToStatus(endpointId, {
     requestId,
     pollInterval: options.pollIntervalMs,

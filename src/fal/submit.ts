@@ -4,7 +4,14 @@ import { ApiError, type FalClient } from '@fal-ai/client';
  * Network failures that happen before a request is written to the socket: fal cannot have seen the job, so
  * the client's own retry (1 s, 2 s, 4 s) is safe. Every other failure of a submit may come after fal stored it.
  */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * A submission fal may have received (an answer of 500 or more, or a connection lost after the request was
@@ -73,7 +80,7 @@ export function maybeReceivedByFal(error: unknown): boolean {
 
 function notSent(error: unknown): boolean {
   const seen = new Set<unknown>();
-  for (let current = error; typeof current === 'object' && current !== null && !seen.has(current); ) {
+  for (let current = error; typeof current === 'object' && current !== null && !seen.has(current);) {
     seen.add(current);
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;

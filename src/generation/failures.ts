@@ -70,15 +70,20 @@ export function mayHaveBeenBilled(failure: Failure, error: unknown, running: boo
 /** One log line per failure, at the level the operator should act on, with what fal or Discord said. */
 export function logFailure(logger: Logger, failure: Failure, error: unknown, context: LogContext): void {
   if (error instanceof ModelGone) {
-    logger.error('fal no longer serves this model: offer another with IMAGEN_MODELS and IMAGEN_MODEL (see README, Models)', {
-      ...context,
-      endpoint: error.endpointId,
-      detail: describeFalError(error.cause),
-    });
+    logger.error(
+      'fal no longer serves this model: offer another with IMAGEN_MODELS and IMAGEN_MODEL (see README, Models)',
+      {
+        ...context,
+        endpoint: error.endpointId,
+        detail: describeFalError(error.cause),
+      },
+    );
     return;
   }
   const detail = {
-    ...(error instanceof DeliveryFailed ? errorContext(error.cause) : { detail: describeFalError(error), ...errorContext(error) }),
+    ...(error instanceof DeliveryFailed
+      ? errorContext(error.cause)
+      : { detail: describeFalError(error), ...errorContext(error) }),
     ...(maybeReceivedByFal(error) && { submitOutcome: 'unknown, not retried' }),
   };
   switch (failure.kind) {

@@ -20,7 +20,8 @@ const DM = '@dm';
  */
 export function fairOrder(waiting: readonly WaitingJob[], dispatches: readonly Dispatch[]): WaitingJob[] {
   const served = new Map<string, number>();
-  const markServed = (key: string, at: number) => served.set(key, Math.max(served.get(key) ?? Number.NEGATIVE_INFINITY, at));
+  const markServed = (key: string, at: number) =>
+    served.set(key, Math.max(served.get(key) ?? Number.NEGATIVE_INFINITY, at));
   for (const d of dispatches) {
     const guild = d.guildId ?? DM;
     markServed(guild, d.at);
@@ -44,7 +45,12 @@ export function fairOrder(waiting: readonly WaitingJob[], dispatches: readonly D
       oldest: [...members.values()][0]?.[0]?.id ?? 0,
       next: 0,
       members: line(
-        [...members].map(([member, jobs]) => ({ served: served.get(memberKey(guild, member)), oldest: jobs[0]?.id ?? 0, next: 0, jobs })),
+        [...members].map(([member, jobs]) => ({
+          served: served.get(memberKey(guild, member)),
+          oldest: jobs[0]?.id ?? 0,
+          next: 0,
+          jobs,
+        })),
       ),
     })),
   );

@@ -81,7 +81,11 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         // A previous process sent this job and stopped before saving fal's answer: fal may already have it.
         logger.warn('resubmitting a job whose earlier submit got no saved answer: fal may run it twice', context);
       }
-      const input = falInput(model, generation, chooseOutputFormat(generation.input, target.uploadBudget?.(generation)));
+      const input = falInput(
+        model,
+        generation,
+        chooseOutputFormat(generation.input, target.uploadBudget?.(generation)),
+      );
       requestId = await submitJob(fal, model.endpointId, input, signal).catch((error: unknown) => {
         // A 404 at submit means fal no longer serves the endpoint: the model is gone, not this job.
         throw isModelGone(error) ? new ModelGone(model.endpointId, error) : error;
@@ -111,7 +115,12 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       if (!signal.aborted) progress.push({ phase: 'downloading' });
     }, DOWNLOAD_NOTICE_MS);
     const delivered = await options.deliverySlots.run(async () => {
-      const images = await downloadResultImages(generation.id, output.images, { limits: options.download, signal, logger, context });
+      const images = await downloadResultImages(generation.id, output.images, {
+        limits: options.download,
+        signal,
+        logger,
+        context,
+      });
       if (images.length === 0) throw new DownloadFailed();
       store.setStatus(generation.id, 'delivering');
       clearTimeout(downloadNotice);
@@ -136,7 +145,11 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
     const failure = failureOf(error, signal);
     if (requestId && (failure.kind === 'cancelled' || failure.kind === 'timeout')) {
       await fal.queue.cancel(model?.endpointId ?? '', { requestId }).catch((cancelError: unknown) => {
-        logger.warn('fal did not accept the cancel', { ...context, falRequestId: requestId, detail: describeFalError(cancelError) });
+        logger.warn('fal did not accept the cancel', {
+          ...context,
+          falRequestId: requestId,
+          detail: describeFalError(cancelError),
+        });
       });
     }
     // A submit fal may have stored is not retried (../fal/submit.ts); fal may still run and bill it.
@@ -157,7 +170,11 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
  * its own fields go out, plus what the server sets: the output format for this destination and the safety
  * tolerance stored when the job was admitted.
  */
-export function falInput(model: ImageModel, generation: { input: GenerationInput; safetyTolerance: SafetyTolerance | null }, outputFormat: OutputFormat): Record<string, unknown> {
+export function falInput(
+  model: ImageModel,
+  generation: { input: GenerationInput; safetyTolerance: SafetyTolerance | null },
+  outputFormat: OutputFormat,
+): Record<string, unknown> {
   return model.request.parse({
     ...generation.input,
     output_format: outputFormat,

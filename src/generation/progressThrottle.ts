@@ -21,7 +21,11 @@ export class ProgressThrottle<T> {
    * `send` gets a signal that {@link stop} aborts: a send that has not really started by then (e.g. still waiting
    * its turn to reach Discord) should be dropped, so the final message does not wait for a stale progress edit.
    */
-  constructor(intervalMs: number, send: (value: T, signal: AbortSignal) => Promise<void>, same: (a: T, b: T) => boolean) {
+  constructor(
+    intervalMs: number,
+    send: (value: T, signal: AbortSignal) => Promise<void>,
+    same: (a: T, b: T) => boolean,
+  ) {
     this.#intervalMs = intervalMs;
     this.#send = send;
     this.#same = same;

@@ -78,7 +78,10 @@ export class GenerationService {
    * Saves a new generation if the member's, the server's and the bot's limits allow it; nothing is sent to fal
    * until {@link start}. A refused request is not saved and costs nothing.
    */
-  admit(request: GenerationRequest, limits: DefaultLimits): { ok: true; generation: Generation } | { ok: false; refusal: Refusal } {
+  admit(
+    request: GenerationRequest,
+    limits: DefaultLimits,
+  ): { ok: true; generation: Generation } | { ok: false; refusal: Refusal } {
     const now = this.#now();
     const images = request.input.num_images;
     const costUsd = estimateCost(this.#options.prices, request.modelId, request.input.resolution, images);
@@ -160,16 +163,26 @@ export class GenerationService {
     const { store, logger, jobTimeoutMs } = this.#options;
     const { generations, damaged } = store.unfinished();
     for (const error of damaged) {
-      logger.error('an unfinished generation cannot be read from the database; it is left as it is', { generation: String(error.id), detail: error.problem });
+      logger.error('an unfinished generation cannot be read from the database; it is left as it is', {
+        generation: String(error.id),
+        detail: error.problem,
+      });
     }
     const resumable = generations.filter((generation) => !this.#scheduler.has(generation.id));
     for (const generation of resumable) {
       // This process's logger has never seen the token: register it before anything can quote it, for as long as
       // the job may still run.
       if (generation.interactionToken !== null) {
-        logger.addSecret(generation.interactionToken, Math.max(0, (generation.tokenExpiresAt ?? 0) - this.#now()) + jobTimeoutMs);
+        logger.addSecret(
+          generation.interactionToken,
+          Math.max(0, (generation.tokenExpiresAt ?? 0) - this.#now()) + jobTimeoutMs,
+        );
       }
-      logger.info('resuming generation', { generation: generation.id, status: generation.status, falRequestId: generation.falRequestId });
+      logger.info('resuming generation', {
+        generation: generation.id,
+        status: generation.status,
+        falRequestId: generation.falRequestId,
+      });
       void this.start(generation);
     }
     return resumable.length;
@@ -189,7 +202,10 @@ export class GenerationService {
     await job.progress.stop();
     store.markFailed(job.generation.id, 'cancelled', 'cancelled', this.#now());
     await target.fail(job.generation, { kind: 'cancelled' }).catch((error: unknown) => {
-      logger.error('could not tell the member their generation was cancelled', { generation: job.generation.id, ...errorContext(error) });
+      logger.error('could not tell the member their generation was cancelled', {
+        generation: job.generation.id,
+        ...errorContext(error),
+      });
     });
   }
 }

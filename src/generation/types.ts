@@ -14,11 +14,7 @@ export type Progress =
 
 /** Why a job ended without images. Each kind has its own plain-words message. */
 export type Failure =
-  | FalFailure
-  | { kind: 'cancelled' }
-  | { kind: 'download' }
-  | { kind: 'delivery' }
-  | { kind: 'model_unavailable' };
+  FalFailure | { kind: 'cancelled' } | { kind: 'download' } | { kind: 'delivery' } | { kind: 'model_unavailable' };
 
 // Every kind the pipeline reports can be stored.
 true satisfies Failure['kind'] extends FailureKind ? true : never;

@@ -7,8 +7,18 @@ export type { UsageSnapshot } from '../store/generations.js';
 export type Refusal =
   | { readonly limit: 'member_jobs'; readonly max: number }
   | { readonly limit: 'cooldown'; readonly retryAt: number }
-  | { readonly limit: 'member_daily_images'; readonly max: number; readonly remaining: number; readonly resetsAt: number }
-  | { readonly limit: 'guild_daily_images'; readonly max: number; readonly remaining: number; readonly resetsAt: number }
+  | {
+      readonly limit: 'member_daily_images';
+      readonly max: number;
+      readonly remaining: number;
+      readonly resetsAt: number;
+    }
+  | {
+      readonly limit: 'guild_daily_images';
+      readonly max: number;
+      readonly remaining: number;
+      readonly resetsAt: number;
+    }
   | { readonly limit: 'guild_daily_budget'; readonly maxUsd: number; readonly resetsAt: number }
   | { readonly limit: 'global_daily_budget'; readonly resetsAt: number };
 

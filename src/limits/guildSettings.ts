@@ -58,7 +58,9 @@ export class GuildSettingsStore {
 
   constructor(db: Db, config: Config) {
     this.#config = config;
-    this.#get = db.prepare<[string], { settings_json: string }>('SELECT settings_json FROM guild_settings WHERE guild_id = ?');
+    this.#get = db.prepare<[string], { settings_json: string }>(
+      'SELECT settings_json FROM guild_settings WHERE guild_id = ?',
+    );
     this.#put = db.prepare<[string, string, number]>(
       `INSERT INTO guild_settings (guild_id, settings_json, updated_at) VALUES (?, ?, ?)
        ON CONFLICT(guild_id) DO UPDATE SET settings_json = excluded.settings_json, updated_at = excluded.updated_at`,
@@ -83,11 +85,16 @@ export class GuildSettingsStore {
         userCooldownSeconds: stored.userCooldownSeconds ?? defaults.userCooldownSeconds,
         userDailyImages: stored.userDailyImages ?? defaults.userDailyImages,
         guildDailyImages: Math.min(stored.guildDailyImages ?? defaults.guildDailyImages, defaults.guildDailyImages),
-        guildDailyBudgetUsd: Math.min(stored.guildDailyBudgetUsd ?? defaults.guildDailyBudgetUsd, defaults.guildDailyBudgetUsd),
+        guildDailyBudgetUsd: Math.min(
+          stored.guildDailyBudgetUsd ?? defaults.guildDailyBudgetUsd,
+          defaults.guildDailyBudgetUsd,
+        ),
       },
       // A model the server picked that the operator no longer offers falls back to the operator's default.
       defaultModel:
-        stored.defaultModel && this.#config.models.includes(stored.defaultModel) ? stored.defaultModel : this.#config.defaultModel,
+        stored.defaultModel && this.#config.models.includes(stored.defaultModel)
+          ? stored.defaultModel
+          : this.#config.defaultModel,
       channelIds: stored.channelIds,
       roleIds: stored.roleIds,
       rerolls: stored.rerolls,
@@ -105,7 +112,9 @@ export class GuildSettingsStore {
   update(guildId: string, patch: GuildSettingsPatch, now: number): GuildSettings {
     const defaults = this.#config.limits;
     if (patch.guildDailyImages !== undefined && patch.guildDailyImages > defaults.guildDailyImages) {
-      throw new SettingsError(`The server's daily images can be at most ${defaults.guildDailyImages} (the bot operator's limit).`);
+      throw new SettingsError(
+        `The server's daily images can be at most ${defaults.guildDailyImages} (the bot operator's limit).`,
+      );
     }
     if (patch.guildDailyBudgetUsd !== undefined && patch.guildDailyBudgetUsd > defaults.guildDailyBudgetUsd) {
       throw new SettingsError(
@@ -113,8 +122,13 @@ export class GuildSettingsStore {
       );
     }
     const { min, max } = this.#config.safetyTolerance;
-    if (patch.safetyTolerance !== undefined && (Number(patch.safetyTolerance) < min || Number(patch.safetyTolerance) > max)) {
-      throw new SettingsError(`The safety tolerance must be between ${min} and ${max} on this bot (1 is the strictest).`);
+    if (
+      patch.safetyTolerance !== undefined &&
+      (Number(patch.safetyTolerance) < min || Number(patch.safetyTolerance) > max)
+    ) {
+      throw new SettingsError(
+        `The safety tolerance must be between ${min} and ${max} on this bot (1 is the strictest).`,
+      );
     }
     if (patch.defaultModel !== undefined && !this.#config.models.includes(patch.defaultModel)) {
       throw new SettingsError('That model is not offered on this bot.');
@@ -122,7 +136,9 @@ export class GuildSettingsStore {
     const merged = GuildSettingsSchema.safeParse({ ...this.get(guildId), ...patch });
     if (!merged.success) {
       const issue = merged.error.issues[0];
-      throw new SettingsError(`That value for ${String(issue?.path[0] ?? 'the setting')} is not allowed: ${issue?.message ?? ''}`.trim());
+      throw new SettingsError(
+        `That value for ${String(issue?.path[0] ?? 'the setting')} is not allowed: ${issue?.message ?? ''}`.trim(),
+      );
     }
     this.#put.run(guildId, JSON.stringify(merged.data), now);
     return merged.data;

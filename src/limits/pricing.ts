@@ -9,10 +9,15 @@ export type PriceTable = Readonly<Record<string, number>>;
  */
 export function parsePriceOverrides(text: string): { ok: true; prices: PriceTable } | { ok: false; problem: string } {
   const prices: Record<string, number> = {};
-  for (const entry of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const match = /^([a-z0-9-]+)(?::(0\.5K|1K|2K|4K))?=(\d+(?:\.\d+)?)$/.exec(entry);
-    if (!match?.[1] || !match[3]) return { ok: false, problem: 'has an entry that is not model=dollars or model:resolution=dollars' };
-    if (!findModel(match[1])) return { ok: false, problem: `names an unknown model (known: ${MODELS.map((m) => m.id).join(', ')})` };
+    if (!match?.[1] || !match[3])
+      return { ok: false, problem: 'has an entry that is not model=dollars or model:resolution=dollars' };
+    if (!findModel(match[1]))
+      return { ok: false, problem: `names an unknown model (known: ${MODELS.map((m) => m.id).join(', ')})` };
     prices[match[2] ? `${match[1]}:${match[2]}` : match[1]] = Number(match[3]);
   }
   return { ok: true, prices };
@@ -32,6 +37,11 @@ export function pricePerImage(prices: PriceTable, modelId: string, resolution: s
 }
 
 /** What one generation is expected to cost at fal, in US dollars. */
-export function estimateCost(prices: PriceTable, modelId: string, resolution: string | undefined, images: number): number {
+export function estimateCost(
+  prices: PriceTable,
+  modelId: string,
+  resolution: string | undefined,
+  images: number,
+): number {
   return Math.round(pricePerImage(prices, modelId, resolution) * images * 10_000) / 10_000;
 }

@@ -86,7 +86,10 @@ export type ReferenceImageProblem = 'not_an_image' | 'too_large';
  * Why a file a member attached cannot be a reference image, or undefined when it can. Reads only what Discord
  * reports for the attachment (content type and size), so it runs before anything is downloaded or sent.
  */
-export function referenceImageProblem(file: { readonly contentType?: string | null; readonly size: number }): ReferenceImageProblem | undefined {
+export function referenceImageProblem(file: {
+  readonly contentType?: string | null;
+  readonly size: number;
+}): ReferenceImageProblem | undefined {
   const type = file.contentType?.split(';')[0]?.trim().toLowerCase();
   if (type === undefined || !(REFERENCE_IMAGE_TYPES as readonly string[]).includes(type)) return 'not_an_image';
   if (file.size > REFERENCE_IMAGE_MAX_BYTES) return 'too_large';

@@ -12,10 +12,34 @@ import { OutputImage, numImages, prompt, seed, serverFields } from './fields.js'
  */
 
 export const NANO_BANANA_2_ASPECT_RATIOS = [
-  'auto', '21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16', '4:1', '1:4', '8:1', '1:8',
+  'auto',
+  '21:9',
+  '16:9',
+  '3:2',
+  '4:3',
+  '5:4',
+  '1:1',
+  '4:5',
+  '3:4',
+  '2:3',
+  '9:16',
+  '4:1',
+  '1:4',
+  '8:1',
+  '1:8',
 ] as const;
 export const NANO_BANANA_PRO_ASPECT_RATIOS = [
-  'auto', '21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16',
+  'auto',
+  '21:9',
+  '16:9',
+  '3:2',
+  '4:3',
+  '5:4',
+  '1:1',
+  '4:5',
+  '3:4',
+  '2:3',
+  '9:16',
 ] as const;
 export const NANO_BANANA_2_RESOLUTIONS = ['0.5K', '1K', '2K', '4K'] as const;
 export const NANO_BANANA_PRO_RESOLUTIONS = ['1K', '2K', '4K'] as const;

@@ -27,7 +27,10 @@ export function estimatedImageBytes(input: Pick<GenerationInput, 'resolution'>, 
  * then JPEG (what every device opens), then WebP (the smallest). Re-encoding after the download stays the
  * fallback for an image larger than expected. Deterministic, so a resumed job asks for the same format.
  */
-export function chooseOutputFormat(input: Pick<GenerationInput, 'resolution' | 'num_images'>, budget: UploadBudget | undefined): OutputFormat {
+export function chooseOutputFormat(
+  input: Pick<GenerationInput, 'resolution' | 'num_images'>,
+  budget: UploadBudget | undefined,
+): OutputFormat {
   if (!budget) return 'png';
   const fits = (format: OutputFormat) => {
     const one = estimatedImageBytes(input, format);

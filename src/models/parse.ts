@@ -39,7 +39,10 @@ export function parseGenerationInput(
       seen.add(field);
       return true;
     });
-    return { ok: false, problems: firstPerField.map((issue) => describeIssue(model, issue, present, options.offered ?? [])) };
+    return {
+      ok: false,
+      problems: firstPerField.map((issue) => describeIssue(model, issue, present, options.offered ?? [])),
+    };
   }
   const data = parsed.data as Record<string, unknown> & { seed?: number; negative_prompt?: string };
   const { negative_prompt: negative, ...rest } = data;
@@ -55,7 +58,11 @@ export function parseGenerationInput(
  * The stored options of a generation, adapted to another model (a reroll of a result whose model is gone): what
  * that model takes is kept, a value it does not take falls back to its default, an option it lacks is dropped.
  */
-export function adaptInput(model: ImageModel, input: GenerationInput, pickSeed: () => number = randomSeed): ParseResult {
+export function adaptInput(
+  model: ImageModel,
+  input: GenerationInput,
+  pickSeed: () => number = randomSeed,
+): ParseResult {
   const adapted: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     const field = takesOption(model, key) ? model.input.shape[key] : undefined;
@@ -94,7 +101,8 @@ function describeIssue(
 
 function unsupportedOption(model: ImageModel, key: string, offered: readonly ImageModel[]): string {
   const others = offered.filter((other) => other !== model && takesOption(other, key)).map((other) => other.label);
-  const alternatives = others.length > 0 ? ` Choose ${others.join(' or ')}, or leave ${label(key)} out.` : ` Leave ${label(key)} out.`;
+  const alternatives =
+    others.length > 0 ? ` Choose ${others.join(' or ')}, or leave ${label(key)} out.` : ` Leave ${label(key)} out.`;
   return `${model.label} does not take a ${label(key)}.${alternatives}`;
 }
 

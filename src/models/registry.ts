@@ -1,7 +1,13 @@
 import type { z } from 'zod';
 import type { OutputImage } from './fields.js';
 import { Imagen4FastInput, Imagen4FastRequest, Imagen4Input, Imagen4Output, Imagen4Request } from './imagen4.js';
-import { NanoBanana2Input, NanoBanana2Request, NanoBananaOutput, NanoBananaProInput, NanoBananaProRequest } from './nanoBanana.js';
+import {
+  NanoBanana2Input,
+  NanoBanana2Request,
+  NanoBananaOutput,
+  NanoBananaProInput,
+  NanoBananaProRequest,
+} from './nanoBanana.js';
 
 /** How one image is priced: a base price at 1K, and multipliers for other resolutions (fal bills per image). */
 export interface ModelPrice {

@@ -84,7 +84,10 @@ export const UPSCALER = {
 } as const satisfies Upscaler;
 
 /** Width and height after upscaling by `factor` (rounded, as the upscaler's resize does). */
-export function upscaledSize(source: { width: number; height: number }, factor: number): { width: number; height: number } {
+export function upscaledSize(
+  source: { width: number; height: number },
+  factor: number,
+): { width: number; height: number } {
   return { width: Math.round(source.width * factor), height: Math.round(source.height * factor) };
 }
 

@@ -6,9 +6,24 @@ import { SAFETY_TOLERANCES, type GenerationInput, type ModelId, type SafetyToler
  * at fal; `queued`/`running`: fal has it (the request id is saved); `delivering`: images are being posted;
  * the rest are final.
  */
-export const GENERATION_STATUSES = ['waiting', 'pending', 'queued', 'running', 'delivering', 'done', 'failed', 'cancelled'] as const;
+export const GENERATION_STATUSES = [
+  'waiting',
+  'pending',
+  'queued',
+  'running',
+  'delivering',
+  'done',
+  'failed',
+  'cancelled',
+] as const;
 export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
-export const UNFINISHED_STATUSES = ['waiting', 'pending', 'queued', 'running', 'delivering'] as const satisfies GenerationStatus[];
+export const UNFINISHED_STATUSES = [
+  'waiting',
+  'pending',
+  'queued',
+  'running',
+  'delivering',
+] as const satisfies GenerationStatus[];
 
 /**
  * Why a job ended without images, as stored. Every kind the generation pipeline reports (its `Failure` union is
@@ -181,4 +196,3 @@ function describe(error: z.ZodError): string {
   const issue = error.issues[0];
   return issue ? `${issue.path.join('.') || 'row'}: ${issue.message}` : 'unreadable';
 }
-

@@ -117,7 +117,10 @@ export class GenerationStore {
          COALESCE(SUM(CASE WHEN created_at >= ? THEN quota_images ELSE 0 END), 0) AS images
        FROM generations WHERE guild_id IS ? AND requester_id = ?`,
     );
-    this.#guildUsage = db.prepare<[string | null, number], { images: number; cost: number; jobs: number; delivered: number }>(
+    this.#guildUsage = db.prepare<
+      [string | null, number],
+      { images: number; cost: number; jobs: number; delivered: number }
+    >(
       `SELECT COALESCE(SUM(quota_images), 0) AS images, COALESCE(SUM(cost_usd), 0) AS cost, COUNT(*) AS jobs,
          COALESCE(SUM(image_count), 0) AS delivered
        FROM generations WHERE guild_id IS ? AND created_at >= ?`,
@@ -181,8 +184,7 @@ export class GenerationStore {
     decide: (usage: UsageSnapshot) => R | undefined,
   ): { ok: true; generation: Generation } | { ok: false; refusal: R } {
     return this.#createIfAllowed(generation, dayStart, decide) as
-      | { ok: true; generation: Generation }
-      | { ok: false; refusal: R };
+      { ok: true; generation: Generation } | { ok: false; refusal: R };
   }
 
   /** What a member and their server have used since `dayStart`, and what the whole bot has spent. */
@@ -200,9 +202,17 @@ export class GenerationStore {
   }
 
   /** A server's totals since `since`: jobs, images delivered, images counted against quotas, spend. */
-  guildTotals(guildId: string | null, since: number): { jobs: number; images: number; quotaImages: number; costUsd: number } {
+  guildTotals(
+    guildId: string | null,
+    since: number,
+  ): { jobs: number; images: number; quotaImages: number; costUsd: number } {
     const row = this.#guildUsage.get(guildId, since);
-    return { jobs: row?.jobs ?? 0, images: row?.delivered ?? 0, quotaImages: row?.images ?? 0, costUsd: row?.cost ?? 0 };
+    return {
+      jobs: row?.jobs ?? 0,
+      images: row?.delivered ?? 0,
+      quotaImages: row?.images ?? 0,
+      costUsd: row?.cost ?? 0,
+    };
   }
 
   /** A member's unfinished jobs in a server, oldest first. */
@@ -276,7 +286,9 @@ export class GenerationStore {
 
   /** When each (guild, member) last had a job sent to fal, since `since`: what fair scheduling rotates on. */
   lastDispatches(since: number): Array<{ guildId: string | null; requesterId: string; at: number }> {
-    return this.#lastDispatches.all(since).map((row) => ({ guildId: row.guild_id, requesterId: row.requester_id, at: row.at }));
+    return this.#lastDispatches
+      .all(since)
+      .map((row) => ({ guildId: row.guild_id, requesterId: row.requester_id, at: row.at }));
   }
 
   /** The messages of a result Discord already has, by part (1 = the first message): what a resume must not post again. */

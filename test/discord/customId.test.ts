@@ -1,6 +1,12 @@
 import imagine from '../../commands/imagine.js';
 import { describe, expect, it } from 'vitest';
-import { COMPONENT_ACTIONS, CUSTOM_ID_MAX_LENGTH, GENERATION_COMPONENTS, decodeCustomId, encodeCustomId } from '../../src/discord/customId.js';
+import {
+  COMPONENT_ACTIONS,
+  CUSTOM_ID_MAX_LENGTH,
+  GENERATION_COMPONENTS,
+  decodeCustomId,
+  encodeCustomId,
+} from '../../src/discord/customId.js';
 
 describe('custom_id codec', () => {
   it('round-trips every action', () => {

@@ -17,7 +17,9 @@ describe('truncate', () => {
 
 describe('quoteUserText', () => {
   it('escapes markdown so a prompt cannot restyle the message', () => {
-    expect(quoteUserText('**bold** _it_ `code` ||spoiler||', 200)).toBe('\\*\\*bold\\*\\* \\_it\\_ \\`code\\` \\|\\|spoiler\\|\\|');
+    expect(quoteUserText('**bold** _it_ `code` ||spoiler||', 200)).toBe(
+      '\\*\\*bold\\*\\* \\_it\\_ \\`code\\` \\|\\|spoiler\\|\\|',
+    );
   });
 
   it('folds line breaks (no fake headings or extra lines)', () => {

@@ -10,7 +10,9 @@ export const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.
  * the bench run exactly what operators run.
  */
 export function startNodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    scripts: { start: string };
+  };
   const flags = /\bnode((?:\s+--\S+)*)\s+dist\/src\/main\.js/.exec(pkg.scripts.start)?.[1];
   if (flags === undefined) throw new Error('package.json start script does not run node dist/src/main.js');
   return flags.split(/\s+/).filter(Boolean);
@@ -49,7 +51,9 @@ export class BotProcess {
       const line = this.lines.find((l) => l.includes(text));
       if (line) return line;
       if (Date.now() > deadline || this.child.exitCode !== null) {
-        throw new Error(`no log line with ${JSON.stringify(text)}; got:\n${this.lines.slice(-20).join('\n')}\n${this.stderr}`);
+        throw new Error(
+          `no log line with ${JSON.stringify(text)}; got:\n${this.lines.slice(-20).join('\n')}\n${this.stderr}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -2,7 +2,16 @@ import { ApplicationCommandOptionType as T, PermissionFlagsBits } from 'discord.
 import { afterEach, describe, expect, it } from 'vitest';
 import settingsCommand from '../../commands/imagine-settings.js';
 import type { ChatInputOption, FakeUser, InteractionPayload, RecordedRequest } from '../fakes/discord.js';
-import { contentOf, customIds, isCallback, isFinalEdit, isOriginalEdit, startWorld, waitForLog, type World } from './world.js';
+import {
+  contentOf,
+  customIds,
+  isCallback,
+  isFinalEdit,
+  isOriginalEdit,
+  startWorld,
+  waitForLog,
+  type World,
+} from './world.js';
 
 /** Community servers: the bot's fair queue, limits and caps, admin settings and usage, end to end. */
 let world: World | undefined;
@@ -14,7 +23,9 @@ afterEach(async () => {
 const alice: FakeUser = { id: '200000000000000001', username: 'alice' };
 const bob: FakeUser = { id: '200000000000000002', username: 'bob' };
 const carol: FakeUser = { id: '200000000000000003', username: 'carol' };
-const ADMIN = String(PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.ManageGuild);
+const ADMIN = String(
+  PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.ManageGuild,
+);
 const OTHER_GUILD = '500000000000000001';
 const OTHER_CHANNEL = '500000000000000002';
 
@@ -23,7 +34,10 @@ function need(): World {
   return world;
 }
 
-function imagine(prompt: string, extra: { user?: FakeUser; guildId?: string; channelId?: string; roles?: string[]; num?: number; model?: string } = {}) {
+function imagine(
+  prompt: string,
+  extra: { user?: FakeUser; guildId?: string; channelId?: string; roles?: string[]; num?: number; model?: string } = {},
+) {
   const w = need();
   const options: ChatInputOption[] = [{ name: 'prompt', type: T.String, value: prompt }];
   if (extra.num) options.push({ name: 'num_images', type: T.Integer, value: extra.num });
@@ -64,7 +78,11 @@ async function accepted(interaction: InteractionPayload) {
   expect(answer.body, JSON.stringify(answer.body)).toMatchObject({ type: 5 });
 }
 
-function settings(subcommand: string, options: ChatInputOption[] = [], extra: { user?: FakeUser; memberPermissions?: string; resolved?: Record<string, unknown> } = {}) {
+function settings(
+  subcommand: string,
+  options: ChatInputOption[] = [],
+  extra: { user?: FakeUser; memberPermissions?: string; resolved?: Record<string, unknown> } = {},
+) {
   const w = need();
   const interaction = w.discord.chatInput({
     name: 'imagine-settings',
@@ -116,7 +134,8 @@ describe('fair local queue', () => {
     }
     const last = interactions[3];
     if (!last) throw new Error('no fourth interaction');
-    const reads = (position: number) => (r: RecordedRequest) => isOriginalEdit(last.token)(r) && contentOf(r.body).includes(`position ${position} in line`);
+    const reads = (position: number) => (r: RecordedRequest) =>
+      isOriginalEdit(last.token)(r) && contentOf(r.body).includes(`position ${position} in line`);
     await world.discord.waitForRequest(reads(3));
     for (let n = 1; n <= 3; n += 1) {
       world.fal.release((await world.fal.waitForSubmission(n)).requestId);
@@ -161,7 +180,13 @@ describe('fair local queue', () => {
     await accepted(imagine('X bob 1', { user: bob }));
     await accepted(imagine('Y carol 1', { user: carol, guildId: OTHER_GUILD, channelId: OTHER_CHANNEL }));
     for (let n = 1; n <= 5; n += 1) world.fal.release((await world.fal.waitForSubmission(n)).requestId);
-    expect(world.fal.submissions.map((s) => s.input.prompt)).toEqual(['X alice 1', 'Y carol 1', 'X bob 1', 'X alice 2', 'X alice 3']);
+    expect(world.fal.submissions.map((s) => s.input.prompt)).toEqual([
+      'X alice 1',
+      'Y carol 1',
+      'X bob 1',
+      'X alice 2',
+      'X alice 3',
+    ]);
   });
 
   it('keeps queued jobs across a restart (they are rows, not promises)', async () => {
@@ -210,7 +235,9 @@ describe('limits', () => {
     world = await startWorld({ USER_DAILY_IMAGES: '3' });
     const first = imagine('two images', { num: 2 });
     await world.discord.waitForRequest(isFinalEdit(first.token));
-    expect(await refusal(imagine('two more', { num: 2 }))).toMatch(/You have 1 of your 3 images left today: ask for fewer images\. Your limit resets <t:\d+:R>/);
+    expect(await refusal(imagine('two more', { num: 2 }))).toMatch(
+      /You have 1 of your 3 images left today: ask for fewer images\. Your limit resets <t:\d+:R>/,
+    );
     const last = imagine('one more');
     await world.discord.waitForRequest(isFinalEdit(last.token));
     expect(await refusal(imagine('any'))).toContain('You have used all 3 of your images for today');
@@ -225,9 +252,15 @@ describe('limits', () => {
   });
 
   it('caps a server’s daily spend from the price table, and the whole bot’s', async () => {
-    world = await startWorld({ GUILD_DAILY_BUDGET_USD: '0.10', DAILY_BUDGET_USD: '0.15', IMAGEN_PRICES: 'nano-banana-2=0.05' });
+    world = await startWorld({
+      GUILD_DAILY_BUDGET_USD: '0.10',
+      DAILY_BUDGET_USD: '0.15',
+      IMAGEN_PRICES: 'nano-banana-2=0.05',
+    });
     await accepted(imagine('a', { num: 2 }));
-    expect(await refusal(imagine('b', { user: bob }))).toContain('This server has reached its daily spending limit ($0.10)');
+    expect(await refusal(imagine('b', { user: bob }))).toContain(
+      'This server has reached its daily spending limit ($0.10)',
+    );
     await accepted(imagine('other server', { user: carol, guildId: OTHER_GUILD, channelId: OTHER_CHANNEL }));
     expect(await refusal(imagine('again', { user: carol, guildId: OTHER_GUILD, channelId: OTHER_CHANNEL }))).toContain(
       'The bot has reached its daily spending limit',
@@ -253,7 +286,8 @@ describe('limits', () => {
     await world.fal.waitForSubmission(5);
     for (const interaction of interactions) {
       const answer = answers[interactions.indexOf(interaction)];
-      if ((answer?.body as { type: number }).type === 5) await world.discord.waitForRequest(isFinalEdit(interaction.token));
+      if ((answer?.body as { type: number }).type === 5)
+        await world.discord.waitForRequest(isFinalEdit(interaction.token));
     }
     expect(world.fal.submissions).toHaveLength(5);
   });
@@ -297,7 +331,9 @@ describe('/imagine-settings', () => {
 
   it('offers only the models the operator offers, and Imagen 4 Fast without a resolution when it is', async () => {
     world = await startWorld({ IMAGEN_MODELS: 'nano-banana-2,imagen4-fast' });
-    const registered = world.discord.commands.global.find((c) => (c as { name: string }).name === 'imagine-settings') as {
+    const registered = world.discord.commands.global.find(
+      (c) => (c as { name: string }).name === 'imagine-settings',
+    ) as {
       options: { name: string; options?: { name: string; choices?: { value: string }[] }[] }[];
     };
     const choices = registered.options.find((o) => o.name === 'model')?.options?.[0]?.choices?.map((c) => c.value);
@@ -316,11 +352,20 @@ describe('/imagine-settings', () => {
   it('restricts /imagine to listed channels and roles (admins always allowed)', async () => {
     world = await startWorld();
     const allowedChannel = world.discord.channelId;
-    const channelResolved = { channels: { [allowedChannel]: { id: allowedChannel, type: 0, name: 'images', permissions: ADMIN } } };
+    const channelResolved = {
+      channels: { [allowedChannel]: { id: allowedChannel, type: 0, name: 'images', permissions: ADMIN } },
+    };
     await settingsReply(
-      settings('channels', [{ name: 'action', type: T.String, value: 'allow' }, { name: 'channel', type: T.Channel, value: allowedChannel }], {
-        resolved: channelResolved,
-      }),
+      settings(
+        'channels',
+        [
+          { name: 'action', type: T.String, value: 'allow' },
+          { name: 'channel', type: T.Channel, value: allowedChannel },
+        ],
+        {
+          resolved: channelResolved,
+        },
+      ),
     );
     expect(await refusal(imagine('elsewhere', { user: bob, channelId: '600000000000000001' }))).toContain(
       `/imagine is not available in this channel on this server. Try <#${allowedChannel}>`,
@@ -328,12 +373,35 @@ describe('/imagine-settings', () => {
     await accepted(imagine('here', { user: bob }));
 
     const role = '700000000000000001';
-    const roleResolved = { roles: { [role]: { id: role, name: 'Artists', color: 0, hoist: false, position: 1, permissions: '0', managed: false, mentionable: false, flags: 0 } } };
+    const roleResolved = {
+      roles: {
+        [role]: {
+          id: role,
+          name: 'Artists',
+          color: 0,
+          hoist: false,
+          position: 1,
+          permissions: '0',
+          managed: false,
+          mentionable: false,
+          flags: 0,
+        },
+      },
+    };
     const reply = await settingsReply(
-      settings('roles', [{ name: 'action', type: T.String, value: 'allow' }, { name: 'role', type: T.Role, value: role }], { resolved: roleResolved }),
+      settings(
+        'roles',
+        [
+          { name: 'action', type: T.String, value: 'allow' },
+          { name: 'role', type: T.Role, value: role },
+        ],
+        { resolved: roleResolved },
+      ),
     );
     expect(reply).toContain(`**Roles:** <@&${role}>`);
-    expect(await refusal(imagine('no role', { user: carol }))).toContain('only available to members with certain roles');
+    expect(await refusal(imagine('no role', { user: carol }))).toContain(
+      'only available to members with certain roles',
+    );
     await accepted(imagine('with role', { user: carol, roles: [role] }));
   });
 
@@ -357,7 +425,9 @@ describe('/imagine-settings', () => {
 
   it('changes limits, refuses raising them past the operator’s, and the new limit takes effect', async () => {
     world = await startWorld({ GUILD_DAILY_BUDGET_USD: '5' });
-    const tooMuch = await settingsReply(settings('limits', [{ name: 'server_daily_budget', type: T.Number, value: 50 }]));
+    const tooMuch = await settingsReply(
+      settings('limits', [{ name: 'server_daily_budget', type: T.Number, value: 50 }]),
+    );
     expect(tooMuch).toContain('at most $5.00');
     const saved = await settingsReply(settings('limits', [{ name: 'member_daily_images', type: T.Integer, value: 1 }]));
     expect(saved).toContain('**Images per member per day:** 1');

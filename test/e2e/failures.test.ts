@@ -10,7 +10,10 @@ afterEach(async () => {
 });
 
 async function finalMessageFor(w: World, prompt: string) {
-  const interaction = w.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: prompt }] });
+  const interaction = w.discord.chatInput({
+    name: 'imagine',
+    options: [{ name: 'prompt', type: T.String, value: prompt }],
+  });
   w.discord.dispatchInteraction(interaction);
   const final = await w.discord.waitForRequest(isFinalEdit(interaction.token));
   return { content: contentOf(final.body), body: final.body, files: final.files };
@@ -21,13 +24,14 @@ function expectNoRawError(content: string) {
   expect(content).not.toMatch(/ApiError|ValidationError|Error:|detail|stack|undefined|\{|status \d/);
 }
 
-const isSubmit = (method: string, path: string) => method === 'POST' && path.startsWith('/fal-ai/') && !path.includes('/requests/');
+const isSubmit = (method: string, path: string) =>
+  method === 'POST' && path.startsWith('/fal-ai/') && !path.includes('/requests/');
 
 describe('every failure ends in a plain-words message', () => {
   it('a safety block at submit', async () => {
     world = await startWorld();
     const { content, body } = await finalMessageFor(world, `a cat ${UNSAFE_AT_SUBMIT_MARKER}`);
-    expect(content).toContain("safety filter refused this prompt");
+    expect(content).toContain('safety filter refused this prompt');
     expect(customIds(body)).toEqual(['imagine:edit:1']);
     expectNoRawError(content);
   });
@@ -35,7 +39,7 @@ describe('every failure ends in a plain-words message', () => {
   it('a safety block at result', async () => {
     world = await startWorld();
     const { content, files } = await finalMessageFor(world, `a cat ${UNSAFE_MARKER}`);
-    expect(content).toContain("safety filter refused this prompt");
+    expect(content).toContain('safety filter refused this prompt');
     expect(files).toHaveLength(0);
     expect(world.fal.submissions).toHaveLength(1);
   });

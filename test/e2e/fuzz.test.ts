@@ -22,7 +22,16 @@ import { MODEL_IDS } from '../../src/models/registry.js';
 import { IGNORED, alice, click, isObject, type FuzzCase, type RealMessage, type Targets } from './fuzz/cases.js';
 import { generate } from './fuzz/generators.js';
 import { Rng } from './fuzz/hostile.js';
-import { CALLBACK_ROUTE, RAW_ERROR, callbackType, describeCase, mentionableText, sentMessages, show, userIdOf } from './fuzz/invariants.js';
+import {
+  CALLBACK_ROUTE,
+  RAW_ERROR,
+  callbackType,
+  describeCase,
+  mentionableText,
+  sentMessages,
+  show,
+  userIdOf,
+} from './fuzz/invariants.js';
 import { contentOf, customIds, isCallback, isFinalEdit, isOriginalEdit, startWorld, type World } from './world.js';
 
 const SEED = 0x1ce_b00d;
@@ -53,20 +62,36 @@ function messageOf(world: World, token: string) {
 }
 
 async function finishedResult(world: World, prompt: string): Promise<RealMessage> {
-  const interaction = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: prompt }], user: alice });
+  const interaction = world.discord.chatInput({
+    name: 'imagine',
+    options: [{ name: 'prompt', type: T.String, value: prompt }],
+    user: alice,
+  });
   world.discord.dispatchInteraction(interaction);
   const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
-  return { generationId: generationIdOf(final.body, 'delete'), messageId: messageOf(world, interaction.token).id, token: interaction.token };
+  return {
+    generationId: generationIdOf(final.body, 'delete'),
+    messageId: messageOf(world, interaction.token).id,
+    token: interaction.token,
+  };
 }
 
 async function heldJob(world: World, prompt: string): Promise<RealMessage> {
   world.fal.enqueuePlan({ queuePositions: [1], hold: true });
-  const interaction = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: prompt }], user: alice });
+  const interaction = world.discord.chatInput({
+    name: 'imagine',
+    options: [{ name: 'prompt', type: T.String, value: prompt }],
+    user: alice,
+  });
   world.discord.dispatchInteraction(interaction);
   const progress = await world.discord.waitForRequest(
     (r) => isOriginalEdit(interaction.token)(r) && customIds(r.body).some((id) => id.includes(':cancel:')),
   );
-  return { generationId: generationIdOf(progress.body, 'cancel'), messageId: messageOf(world, interaction.token).id, token: interaction.token };
+  return {
+    generationId: generationIdOf(progress.body, 'cancel'),
+    messageId: messageOf(world, interaction.token).id,
+    token: interaction.token,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -116,7 +141,11 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
     const floodMs = Date.now() - started;
 
     // The bot is still alive: a normal /imagine completes, and alice can still cancel her own jobs.
-    const sanity = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: 'a calm lake' }], user: alice });
+    const sanity = world.discord.chatInput({
+      name: 'imagine',
+      options: [{ name: 'prompt', type: T.String, value: 'a calm lake' }],
+      user: alice,
+    });
     world.discord.dispatchInteraction(sanity);
     const sanityFinal = await world.discord.waitForRequest(isFinalEdit(sanity.token));
     const heldFinals: string[] = [];
@@ -165,9 +194,14 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
 
   it('has no unhandled rejection or exception except discord.js refusing malformed payloads', () => {
     const fromDiscordJs = (error: unknown) =>
-      error instanceof Error && /discord\.js[\\/]src[\\/]client[\\/]actions[\\/]InteractionCreate\.js/.test(error.stack ?? '');
+      error instanceof Error &&
+      /discord\.js[\\/]src[\\/]client[\\/]actions[\\/]InteractionCreate\.js/.test(error.stack ?? '');
     const unexpected = record.unhandled.filter((u) => u.event !== 'unhandledRejection' || !fromDiscordJs(u.error));
-    expect(unexpected.map((u) => `${u.event}: ${u.error instanceof Error ? (u.error.stack ?? u.error.message) : String(u.error)}`)).toEqual([]);
+    expect(
+      unexpected.map(
+        (u) => `${u.event}: ${u.error instanceof Error ? (u.error.stack ?? u.error.message) : String(u.error)}`,
+      ),
+    ).toEqual([]);
     const malformed = record.cases.filter((c) => c.expect.kind === 'ignored' && c.expect.why === 'malformed').length;
     expect(record.unhandled).toHaveLength(malformed);
   });
@@ -192,21 +226,32 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
       const body = ok[0]?.body as { type?: number; data?: { flags?: number; content?: string } } | undefined;
       switch (c.expect.kind) {
         case 'ignored':
-          if (mine.length > 0) problems.push(`${where}: expected to be ignored (${IGNORED[c.expect.why]}), got ${mine.length} callback(s)`);
+          if (mine.length > 0)
+            problems.push(
+              `${where}: expected to be ignored (${IGNORED[c.expect.why]}), got ${mine.length} callback(s)`,
+            );
           return;
         case 'unanswerable':
           if (ok.length > 0) problems.push(`${where}: Discord accepted an answer to a non-snowflake id`);
           return;
         default:
           if (mine.length !== 1 || ok.length !== 1) {
-            problems.push(`${where}: expected one callback, got ${mine.length} (${mine.map((r) => r.status).join(', ')})`);
+            problems.push(
+              `${where}: expected one callback, got ${mine.length} (${mine.map((r) => r.status).join(', ')})`,
+            );
             return;
           }
       }
       switch (c.expect.kind) {
         case 'reply':
-          if (body?.type !== 4 || ((body.data?.flags ?? 0) & 64) === 0 || !c.expect.content.test(body.data?.content ?? '')) {
-            problems.push(`${where}: expected an ephemeral answer matching ${c.expect.content}, got ${show(body, 300)}`);
+          if (
+            body?.type !== 4 ||
+            ((body.data?.flags ?? 0) & 64) === 0 ||
+            !c.expect.content.test(body.data?.content ?? '')
+          ) {
+            problems.push(
+              `${where}: expected an ephemeral answer matching ${c.expect.content}, got ${show(body, 300)}`,
+            );
           }
           return;
         case 'modal':
@@ -215,14 +260,18 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
         case 'job': {
           const final = finalEdits.get(c.payload.token);
           if (body?.type !== 5) problems.push(`${where}: expected a deferred reply, got ${show(body, 200)}`);
-          else if (!final || final.files.length !== 1) problems.push(`${where}: no final edit with an image (${contentOf(final?.body).slice(0, 200)})`);
+          else if (!final || final.files.length !== 1)
+            problems.push(`${where}: no final edit with an image (${contentOf(final?.body).slice(0, 200)})`);
           return;
         }
         case 'refusal': {
-          const ephemeral = body?.type === 4 && ((body.data?.flags ?? 0) & 64) !== 0 && c.expect.content.test(body.data?.content ?? '');
+          const ephemeral =
+            body?.type === 4 && ((body.data?.flags ?? 0) & 64) !== 0 && c.expect.content.test(body.data?.content ?? '');
           const edited = body?.type === 5 && c.expect.content.test(contentOf(finalEdits.get(c.payload.token)?.body));
           if (!ephemeral && !edited) {
-            problems.push(`${where}: expected a refusal matching ${c.expect.content}, got ${show(body, 200)} ${show(finalEdits.get(c.payload.token)?.body, 200)}`);
+            problems.push(
+              `${where}: expected a refusal matching ${c.expect.content}, got ${show(body, 200)} ${show(finalEdits.get(c.payload.token)?.body, 200)}`,
+            );
           }
           return;
         }
@@ -235,13 +284,17 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
   });
 
   it('never lets a message ping anyone but, at most, the requester', () => {
-    const requesters = new Set([alice.id, ...record.cases.filter((c) => c.expect.kind === 'job').map((c) => userIdOf(c.payload))]);
+    const requesters = new Set([
+      alice.id,
+      ...record.cases.filter((c) => c.expect.kind === 'job').map((c) => userIdOf(c.payload)),
+    ]);
     const problems: string[] = [];
     for (const { request, message } of sentMessages(world.discord.requests)) {
       const allowed = message['allowed_mentions'];
       const where = `${request.method} ${request.route ?? request.path}`;
       const parse = isObject(allowed) && Array.isArray(allowed['parse']) ? (allowed['parse'] as unknown[]) : [];
-      if (parse.some((p) => p === 'everyone' || p === 'roles' || p === 'users')) problems.push(`${where}: allowed_mentions.parse ${JSON.stringify(parse)}`);
+      if (parse.some((p) => p === 'everyone' || p === 'roles' || p === 'users'))
+        problems.push(`${where}: allowed_mentions.parse ${JSON.stringify(parse)}`);
       if (!/@everyone|@here|<@/.test(mentionableText(message))) continue;
       if (!isObject(allowed)) {
         problems.push(`${where}: mentions without allowed_mentions: ${contentOf(message).slice(0, 200)}`);
@@ -267,9 +320,12 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
       if (!/^\*\*.*\*\*$/.test(promptLine) || !/^(-# Without: |Seed `)/.test(next)) {
         problems.push(`${c.category}: the prompt broke out of its line: ${JSON.stringify(lines.slice(0, 3))}`);
       }
-      if (/(?<!\\)(\*\*|__|~~|\|\||`)/.test(inner)) problems.push(`${c.category}: live formatting in ${JSON.stringify(inner)}`);
+      if (/(?<!\\)(\*\*|__|~~|\|\||`)/.test(inner))
+        problems.push(`${c.category}: live formatting in ${JSON.stringify(inner)}`);
       if (/(?<!\\)\[[^\]\n]*\]\(<?https?:\/\//.test(contentOf(final?.body))) {
-        problems.push(`${c.category}: a masked link from the prompt is live: ${JSON.stringify(promptLine.slice(0, 200))}`);
+        problems.push(
+          `${c.category}: a masked link from the prompt is live: ${JSON.stringify(promptLine.slice(0, 200))}`,
+        );
       }
     }
     expect(problems).toEqual([]);
@@ -277,7 +333,10 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
 
   it('never shows raw error text', () => {
     const leaks = sentMessages(world.discord.requests)
-      .map(({ request, message }) => ({ where: `${request.method} ${request.route ?? ''}`, text: mentionableText(message) }))
+      .map(({ request, message }) => ({
+        where: `${request.method} ${request.route ?? ''}`,
+        text: mentionableText(message),
+      }))
       .filter(({ text }) => RAW_ERROR.test(text));
     expect(leaks.slice(0, 10)).toEqual([]);
   });
@@ -290,7 +349,11 @@ describe(`fuzz: ${FLOOD_SIZE} malformed or hostile interactions (seed 0x${SEED.t
 
   it('never logs a token or key', () => {
     const log = world.logs.join('\n');
-    const secrets = [world.config.discordToken, world.config.falKey, ...[...world.discord.interactions.values()].map((i) => i.token)];
+    const secrets = [
+      world.config.discordToken,
+      world.config.falKey,
+      ...[...world.discord.interactions.values()].map((i) => i.token),
+    ];
     const leaked = secrets.filter((secret) => secret.length >= 8 && log.includes(secret));
     expect(leaked.map((s) => `${s.slice(0, 12)}…`)).toEqual([]);
   });

@@ -51,9 +51,13 @@ describe('command registration', () => {
   it('registers /imagine globally with the shape generated from the schemas, once', async () => {
     const names = world.discord.commands.global.map((command) => (command as { name: string }).name);
     expect(names.sort()).toEqual(['imagine', 'imagine-settings', 'imagine-usage']);
-    expect(world.discord.commands.global.find((command) => (command as { name: string }).name === 'imagine')).toMatchObject({
+    expect(
+      world.discord.commands.global.find((command) => (command as { name: string }).name === 'imagine'),
+    ).toMatchObject({
       name: 'imagine',
-      options: imagine.dataFor(world.config).options.map((option) => expect.objectContaining({ name: option.name, type: option.type }) as unknown),
+      options: imagine
+        .dataFor(world.config)
+        .options.map((option) => expect.objectContaining({ name: option.name, type: option.type }) as unknown),
     });
     const puts = () => world.discord.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/commands'));
     expect(puts()).toHaveLength(1);
@@ -144,7 +148,11 @@ describe('/imagine', () => {
 
   it('says it is fetching the images when that takes a while, then the result replaces it', async () => {
     world.fal.enqueuePlan({ holdImages: true });
-    const interaction = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: 'a fox' }], user: alice });
+    const interaction = world.discord.chatInput({
+      name: 'imagine',
+      options: [{ name: 'prompt', type: T.String, value: 'a fox' }],
+      user: alice,
+    });
     world.discord.dispatchInteraction(interaction);
     const submission = await world.fal.waitForSubmission(1);
     const fetching = await world.discord.waitForRequest(
@@ -167,12 +175,18 @@ describe('/imagine', () => {
     const { interaction, final } = await imagineAndWait([{ name: 'prompt', type: T.String, value: 'a fox' }]);
     expect(final.files).toHaveLength(1);
     const edits = world.discord.requests.filter(isOriginalEdit(interaction.token));
-    expect(edits.map((r) => contentOf(r.body)).filter((content) => content.includes('Fetching the images'))).toEqual([]);
+    expect(edits.map((r) => contentOf(r.body)).filter((content) => content.includes('Fetching the images'))).toEqual(
+      [],
+    );
   });
 
   it('names the queue position and lets the requester cancel', async () => {
     world.fal.enqueuePlan({ queuePositions: [3], hold: true });
-    const interaction = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: 'x' }], user: alice });
+    const interaction = world.discord.chatInput({
+      name: 'imagine',
+      options: [{ name: 'prompt', type: T.String, value: 'x' }],
+      user: alice,
+    });
     world.discord.dispatchInteraction(interaction);
     const progress = await world.discord.waitForRequest(
       (r) => isOriginalEdit(interaction.token)(r) && contentOf(r.body).includes("In fal's queue, position 3"),
@@ -181,7 +195,10 @@ describe('/imagine', () => {
 
     const denied = clickButton(interaction.token, 'cancel', bob);
     const deniedAnswer = await world.discord.waitForRequest(isCallback(denied.id));
-    expect(deniedAnswer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Only the member who started') as unknown } });
+    expect(deniedAnswer.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, content: expect.stringContaining('Only the member who started') as unknown },
+    });
 
     clickButton(interaction.token, 'cancel', alice);
     const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
@@ -200,12 +217,17 @@ describe('result buttons', () => {
     const final = await world.discord.waitForRequest(isFinalEdit(click.token));
     expect(world.fal.submissions[1]?.input).toEqual(world.fal.submissions[0]?.input);
     const original = resultMessage(first.interaction.token);
-    expect(contentOf(final.body)).toContain(`Reroll of https://discord.com/channels/${world.discord.guildId}/${world.discord.channelId}/${original.id}`);
+    expect(contentOf(final.body)).toContain(
+      `Reroll of https://discord.com/channels/${world.discord.guildId}/${world.discord.channelId}/${original.id}`,
+    );
     expect(contentOf(final.body)).toContain(`<@${bob.id}>`);
   });
 
   it('New seed changes only the seed', async () => {
-    const first = await imagineAndWait([{ name: 'prompt', type: T.String, value: 'a fox' }, { name: 'seed', type: T.Integer, value: 5 }]);
+    const first = await imagineAndWait([
+      { name: 'prompt', type: T.String, value: 'a fox' },
+      { name: 'seed', type: T.Integer, value: 5 },
+    ]);
     const click = clickButton(first.interaction.token, 'new', alice);
     await world.discord.waitForRequest(isFinalEdit(click.token));
     const [a, b] = world.fal.submissions;
@@ -243,7 +265,10 @@ describe('result buttons', () => {
 
     const denied = clickButton(first.interaction.token, 'delete', bob);
     const answer = await world.discord.waitForRequest(isCallback(denied.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Manage Messages') as unknown } });
+    expect(answer.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, content: expect.stringContaining('Manage Messages') as unknown },
+    });
     expect(world.discord.messages.has(messageId)).toBe(true);
 
     const moderator = clickButton(first.interaction.token, 'delete', bob, {
@@ -273,7 +298,10 @@ describe('result buttons', () => {
     });
     world.discord.dispatchInteraction(elsewhere);
     const answer = await world.discord.waitForRequest(isCallback(elsewhere.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringMatching(/no longer/) as unknown } });
+    expect(answer.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, content: expect.stringMatching(/no longer/) as unknown },
+    });
     expect(JSON.stringify(answer.body)).not.toContain('a secret prompt');
   });
 
@@ -282,7 +310,10 @@ describe('result buttons', () => {
       const click = world.discord.button({ customId, message: { id: '300000000000000001' }, user: alice });
       world.discord.dispatchInteraction(click);
       const answer = await world.discord.waitForRequest(isCallback(click.id));
-      expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringMatching(/no longer/) as unknown } });
+      expect(answer.body).toMatchObject({
+        type: 4,
+        data: { flags: 64, content: expect.stringMatching(/no longer/) as unknown },
+      });
     }
   });
 });

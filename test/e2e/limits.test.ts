@@ -13,7 +13,11 @@ afterEach(async () => {
 
 const MIB = 1024 * 1024;
 
-function imagine(w: World, options: Array<{ name: string; type: number; value: string | number }>, extra: { appPermissions?: string } = {}) {
+function imagine(
+  w: World,
+  options: Array<{ name: string; type: number; value: string | number }>,
+  extra: { appPermissions?: string } = {},
+) {
   const interaction = w.discord.chatInput({ name: 'imagine', options, ...extra });
   w.discord.dispatchInteraction(interaction);
   return interaction;
@@ -68,7 +72,9 @@ describe('Discord upload limits', () => {
     world.fal.enqueuePlan({ images: { width: 2048, height: 2048, noise: true } });
     const interaction = imagine(world, fourImages);
     await waitForLog(world, 'generation delivered', 60_000);
-    const followups = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path.includes(interaction.token) && r.files.length > 0);
+    const followups = await world.discord.waitForRequest(
+      (r) => r.method === 'POST' && r.path.includes(interaction.token) && r.files.length > 0,
+    );
     const uploads = world.discord.requests.filter((r) => r.files.length > 0);
     expect(uploads.length).toBeGreaterThanOrEqual(2);
     expect(uploads.flatMap((r) => r.files).map((f) => f.filename)).toEqual([
@@ -77,7 +83,8 @@ describe('Discord upload limits', () => {
       'imagen-1-3.png',
       'imagen-1-4.png',
     ]);
-    for (const upload of uploads) expect(upload.files.reduce((sum, f) => sum + f.data.length, 0)).toBeLessThanOrEqual(24 * MIB);
+    for (const upload of uploads)
+      expect(upload.files.reduce((sum, f) => sum + f.data.length, 0)).toBeLessThanOrEqual(24 * MIB);
     expect(inspectPng(followups.files[0]!.data).width).toBe(2048);
     expect(contentOf(followups.body)).toContain('Part 2 of');
   });
@@ -99,7 +106,9 @@ describe('Discord faults when posting the result', () => {
     const final = await world.discord.waitForRequest((r) => isFinalEdit(interaction.token)(r) && r.status === 200);
     const uploads = world.discord.requests.filter((r) => isUpload(r.method, r.path, r));
     expect(uploads.map((r) => r.status)).toEqual([failure.status, 200]);
-    const [refused, accepted] = uploads.map((r) => r.files.map((f) => [f.filename, f.contentType, f.data.toString('base64')]));
+    const [refused, accepted] = uploads.map((r) =>
+      r.files.map((f) => [f.filename, f.contentType, f.data.toString('base64')]),
+    );
     expect(accepted).toEqual(refused);
     expect(final.files).toHaveLength(2);
     const messages = [...world.discord.messages.values()].filter((m) => m.attachments.length > 0);
@@ -112,7 +121,10 @@ describe('Discord faults when posting the result', () => {
       appPermissions: String(PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages),
     });
     const answer = await world.discord.waitForRequest(isCallback(interaction.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Attach Files permission') as unknown } });
+    expect(answer.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, content: expect.stringContaining('missing the Attach Files permission') as unknown },
+    });
     expect(world.fal.submissions).toHaveLength(0);
   });
 
@@ -138,7 +150,13 @@ describe('Discord faults when posting the result', () => {
       world = await startWorld();
       const interaction = inThread(world, P.ViewChannel | P.SendMessages | P.AttachFiles);
       const answer = await world.discord.waitForRequest(isCallback(interaction.id));
-      expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('missing the Send Messages in Threads permission') as unknown } });
+      expect(answer.body).toMatchObject({
+        type: 4,
+        data: {
+          flags: 64,
+          content: expect.stringContaining('missing the Send Messages in Threads permission') as unknown,
+        },
+      });
       expect(world.fal.submissions).toHaveLength(0);
     });
 
@@ -151,7 +169,9 @@ describe('Discord faults when posting the result', () => {
       expect(world.bot.store.require(1).inThread).toBe(true);
       world.discord.expireToken(interaction.token);
       world.fal.release(submission.requestId);
-      const post = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path === `/channels/${String(interaction.channel_id)}/messages`);
+      const post = await world.discord.waitForRequest(
+        (r) => r.method === 'POST' && r.path === `/channels/${String(interaction.channel_id)}/messages`,
+      );
       expect(post.status).toBe(200);
       expect(post.files).toHaveLength(1);
     });
@@ -160,7 +180,9 @@ describe('Discord faults when posting the result', () => {
   it('posts in the channel when the interaction token expired during the job', async () => {
     world = await startWorld();
     (await jobWithExpiredToken(world)).release();
-    const post = await world.discord.waitForRequest((r) => r.method === 'POST' && r.path.endsWith('/messages') && r.status === 200);
+    const post = await world.discord.waitForRequest(
+      (r) => r.method === 'POST' && r.path.endsWith('/messages') && r.status === 200,
+    );
     expect(post.files).toHaveLength(1);
     expect(contentOf(post.body)).toContain(`<@${world.discord.defaultUser.id}>`);
   });
@@ -172,14 +194,19 @@ describe('Discord rate limits', () => {
     // Job A's token expires while fal holds it, so its result goes to the channel with the bot token; Discord
     // answers that post with a global 429, which makes discord.js hold every globally limited request.
     const expired = await jobWithExpiredToken(world);
-    const isChannelPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${String(expired.interaction.channel_id)}/messages`;
+    const isChannelPost = (r: RecordedRequest) =>
+      r.method === 'POST' && r.path === `/channels/${String(expired.interaction.channel_id)}/messages`;
     world.discord.failNext((_method, _path, r) => isChannelPost(r), { status: 429, retryAfter: 5, global: true });
     expired.release();
     await world.discord.waitForRequest((r) => isChannelPost(r) && r.status === 429);
 
     // Job B, from another member, meanwhile: its progress and result edit its interaction reply.
     const other = { id: '200000000000000077', username: 'other' };
-    const fresh = world.discord.chatInput({ name: 'imagine', user: other, options: [{ name: 'prompt', type: T.String, value: 'a cat' }] });
+    const fresh = world.discord.chatInput({
+      name: 'imagine',
+      user: other,
+      options: [{ name: 'prompt', type: T.String, value: 'a cat' }],
+    });
     world.discord.dispatchInteraction(fresh);
     const final = await world.discord.waitForRequest(isFinalEdit(fresh.token));
     expect(final.files).toHaveLength(1);

@@ -39,7 +39,10 @@ const option = (name: string, value: string | number): ChatInputOption => ({
 async function ephemeral(interaction: InteractionPayload): Promise<{ content: string; body: unknown }> {
   const answer = await need().discord.waitForRequest(isCallback(interaction.id));
   expect(answer.body).toMatchObject({ type: 4, data: { flags: 64 } });
-  return { content: (answer.body as { data: { content: string } }).data.content, body: (answer.body as { data: unknown }).data };
+  return {
+    content: (answer.body as { data: { content: string } }).data.content,
+    body: (answer.body as { data: unknown }).data,
+  };
 }
 
 /** Clicks a button on the message an interaction's reply became (or on a given message). */
@@ -60,15 +63,31 @@ function usageToday(w: World) {
 }
 
 type Registered = { name: string; options: { name: string; choices?: { value: string }[] }[] };
-const registeredImagine = (w: World) => w.discord.commands.global.find((c) => (c as Registered).name === 'imagine') as Registered;
+const registeredImagine = (w: World) =>
+  w.discord.commands.global.find((c) => (c as Registered).name === 'imagine') as Registered;
 
 describe('registered /imagine options', () => {
   it('a new install offers the Gemini models, with no negative prompt', async () => {
     world = await startWorld();
     const registered = registeredImagine(world);
-    expect(registered.options.map((o) => o.name)).toEqual(['prompt', 'aspect_ratio', 'num_images', 'seed', 'resolution', 'model']);
-    expect(registered.options.find((o) => o.name === 'model')?.choices?.map((c) => c.value)).toEqual(['nano-banana-2', 'nano-banana-pro']);
-    expect(registered.options.find((o) => o.name === 'resolution')?.choices?.map((c) => c.value)).toEqual(['0.5K', '1K', '2K', '4K']);
+    expect(registered.options.map((o) => o.name)).toEqual([
+      'prompt',
+      'aspect_ratio',
+      'num_images',
+      'seed',
+      'resolution',
+      'model',
+    ]);
+    expect(registered.options.find((o) => o.name === 'model')?.choices?.map((c) => c.value)).toEqual([
+      'nano-banana-2',
+      'nano-banana-pro',
+    ]);
+    expect(registered.options.find((o) => o.name === 'resolution')?.choices?.map((c) => c.value)).toEqual([
+      '0.5K',
+      '1K',
+      '2K',
+      '4K',
+    ]);
     expect(world.discord.invalidBodies).toEqual([]);
     expect(world.logs.some((line) => line.includes('shut Imagen 4 down'))).toBe(false);
   });
@@ -82,7 +101,10 @@ describe('registered /imagine options', () => {
       'nano-banana-pro',
       'imagen4',
     ]);
-    const warning = JSON.parse(await waitForLog(world, 'IMAGEN_MODEL is imagen4')) as { level: string; message: string };
+    const warning = JSON.parse(await waitForLog(world, 'IMAGEN_MODEL is imagen4')) as {
+      level: string;
+      message: string;
+    };
     expect(warning.level).toBe('warn');
     expect(warning.message).toContain('Google shut Imagen 4 down');
     expect(warning.message).toContain('IMAGEN_MODEL=nano-banana-2');
@@ -95,13 +117,33 @@ describe('registered /imagine options', () => {
   });
 });
 
-describe("each model refuses a value it does not take, before anything is sent or counted", () => {
+describe('each model refuses a value it does not take, before anything is sent or counted', () => {
   it.each([
-    ['Imagen 4 at 21:9', [option('model', 'imagen4'), option('aspect_ratio', '21:9')], 'Imagen 4 does not take that aspect ratio: it takes 1:1, 16:9, 9:16, 3:4, 4:3.'],
-    ['Nano Banana Pro at 0.5K', [option('model', 'nano-banana-pro'), option('resolution', '0.5K')], 'Nano Banana Pro does not take that resolution: it takes 1K, 2K, 4K.'],
-    ['Nano Banana Pro at 8:1', [option('model', 'nano-banana-pro'), option('aspect_ratio', '8:1')], 'Nano Banana Pro does not take that aspect ratio'],
-    ['a negative prompt for Nano Banana 2', [option('negative_prompt', 'people')], 'Nano Banana 2 does not take a negative prompt. Choose Imagen 4 or Imagen 4 Fast, or leave negative prompt out.'],
-    ['a resolution for Imagen 4 Fast', [option('model', 'imagen4-fast'), option('resolution', '2K')], 'Imagen 4 Fast does not take a resolution.'],
+    [
+      'Imagen 4 at 21:9',
+      [option('model', 'imagen4'), option('aspect_ratio', '21:9')],
+      'Imagen 4 does not take that aspect ratio: it takes 1:1, 16:9, 9:16, 3:4, 4:3.',
+    ],
+    [
+      'Nano Banana Pro at 0.5K',
+      [option('model', 'nano-banana-pro'), option('resolution', '0.5K')],
+      'Nano Banana Pro does not take that resolution: it takes 1K, 2K, 4K.',
+    ],
+    [
+      'Nano Banana Pro at 8:1',
+      [option('model', 'nano-banana-pro'), option('aspect_ratio', '8:1')],
+      'Nano Banana Pro does not take that aspect ratio',
+    ],
+    [
+      'a negative prompt for Nano Banana 2',
+      [option('negative_prompt', 'people')],
+      'Nano Banana 2 does not take a negative prompt. Choose Imagen 4 or Imagen 4 Fast, or leave negative prompt out.',
+    ],
+    [
+      'a resolution for Imagen 4 Fast',
+      [option('model', 'imagen4-fast'), option('resolution', '2K')],
+      'Imagen 4 Fast does not take a resolution.',
+    ],
   ])('%s', async (_name, options, message) => {
     world = await startWorld({ IMAGEN_MODELS: 'nano-banana-2,nano-banana-pro,imagen4,imagen4-fast' });
     const { content } = await ephemeral(imagine([prompt('a fox'), ...options]));
@@ -117,7 +159,9 @@ describe('what fal receives and returns', () => {
     world = await startWorld();
     const reply = imagine([prompt('a fox'), option('model', 'nano-banana-pro'), option('seed', 77)]);
     const final = await world.discord.waitForRequest(isFinalEdit(reply.token));
-    const result = world.fal.requests.find((r) => r.method === 'GET' && /^\/fal-ai\/nano-banana-pro\/requests\/[^/]+$/.test(r.path));
+    const result = world.fal.requests.find(
+      (r) => r.method === 'GET' && /^\/fal-ai\/nano-banana-pro\/requests\/[^/]+$/.test(r.path),
+    );
     expect(result?.status).toBe(200);
     expect(world.fal.submissions[0]?.input).toEqual({
       prompt: 'a fox',
@@ -137,7 +181,12 @@ describe('what fal receives and returns', () => {
     const reply = imagine([prompt('a fox'), option('num_images', 4), option('resolution', '2K')]);
     const final = await world.discord.waitForRequest(isFinalEdit(reply.token));
     expect(world.fal.submissions[0]?.input).toMatchObject({ output_format: 'jpeg' });
-    expect(final.files.map((f) => f.filename)).toEqual(['imagen-1-1.jpg', 'imagen-1-2.jpg', 'imagen-1-3.jpg', 'imagen-1-4.jpg']);
+    expect(final.files.map((f) => f.filename)).toEqual([
+      'imagen-1-1.jpg',
+      'imagen-1-2.jpg',
+      'imagen-1-3.jpg',
+      'imagen-1-4.jpg',
+    ]);
     for (const file of final.files) expect(file.data.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
     expect(world.logs.some((line) => line.includes('re-encoded images'))).toBe(false);
   });
@@ -233,7 +282,10 @@ describe('a model fal no longer serves', () => {
 
     const reroll = world.discord.button({
       customId: 'imagine:new:1',
-      message: { id: messageId, components: [{ type: 1, components: [{ type: 2, style: 1, label: 'New seed', custom_id: 'imagine:new:1' }] }] },
+      message: {
+        id: messageId,
+        components: [{ type: 1, components: [{ type: 2, style: 1, label: 'New seed', custom_id: 'imagine:new:1' }] }],
+      },
       user: alice,
       ...place,
     });
@@ -252,7 +304,10 @@ describe('a model fal no longer serves', () => {
     world.discord.dispatchInteraction(retry);
     const final = await world.discord.waitForRequest(isFinalEdit(retry.token));
     expect(final.files).toHaveLength(1);
-    expect(world.fal.submissions[0]).toMatchObject({ endpointId: 'fal-ai/nano-banana-2', input: { prompt: 'a fox', resolution: '2K' } });
+    expect(world.fal.submissions[0]).toMatchObject({
+      endpointId: 'fal-ai/nano-banana-2',
+      input: { prompt: 'a fox', resolution: '2K' },
+    });
     await world.close();
     world = undefined;
     rmSync(dir, { recursive: true, force: true });
@@ -274,7 +329,15 @@ describe('a database from before the Gemini models', () => {
        VALUES ('done', 'imagen4', ?, ?, ?, ?, '100000000000000001', NULL, NULL, NULL, 'old-request', '300000000000000500',
          1, ?, ?, ?, '3072', 10485760, 0, ?, 1, 0.04)`,
     ).run(
-      JSON.stringify({ prompt: 'an old lighthouse', negative_prompt: 'fog', aspect_ratio: '4:3', num_images: 1, seed: 31, resolution: '2K', safety_tolerance: '2' }),
+      JSON.stringify({
+        prompt: 'an old lighthouse',
+        negative_prompt: 'fog',
+        aspect_ratio: '4:3',
+        num_images: 1,
+        seed: 31,
+        resolution: '2K',
+        safety_tolerance: '2',
+      }),
       alice.id,
       place.guildId,
       place.channelId,
@@ -286,7 +349,12 @@ describe('a database from before the Gemini models', () => {
     db.close();
 
     world = await startWorld({ DATABASE_PATH: databasePath, IMAGEN_MODEL: 'imagen4' });
-    const reroll = world.discord.button({ customId: 'imagine:same:1', message: { id: '300000000000000500' }, user: alice, ...place });
+    const reroll = world.discord.button({
+      customId: 'imagine:same:1',
+      message: { id: '300000000000000500' },
+      user: alice,
+      ...place,
+    });
     world.discord.dispatchInteraction(reroll);
     const final = await world.discord.waitForRequest(isFinalEdit(reroll.token));
     expect(final.files).toHaveLength(1);

@@ -15,7 +15,9 @@ import { assertNoSecrets, contentOf, isCallback, isFinalEdit, startFakes, type F
  * restarted on the same database: nothing a member asked for may be lost or posted twice.
  */
 beforeAll(() => {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+    stdio: 'inherit',
+  });
 }, 120_000);
 
 let fakes: Fakes | undefined;
@@ -36,7 +38,10 @@ async function startBot(env: Record<string, string> = {}): Promise<BotProcess> {
 
 function imagine(prompt: string) {
   if (!fakes) throw new Error('no fakes');
-  const interaction = fakes.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: prompt }] });
+  const interaction = fakes.discord.chatInput({
+    name: 'imagine',
+    options: [{ name: 'prompt', type: T.String, value: prompt }],
+  });
   fakes.discord.dispatchInteraction(interaction);
   return interaction;
 }
@@ -45,7 +50,9 @@ function row(id: number) {
   if (!fakes) throw new Error('no fakes');
   const db = new Database(fakes.databasePath, { readonly: true });
   try {
-    return db.prepare('SELECT status, failure_kind, fal_request_id, interaction_token FROM generations WHERE id = ?').get(id) as {
+    return db
+      .prepare('SELECT status, failure_kind, fal_request_id, interaction_token FROM generations WHERE id = ?')
+      .get(id) as {
       status: string;
       failure_kind: string | null;
       fal_request_id: string | null;
@@ -89,8 +96,12 @@ describe('crash and restart (SIGKILL)', () => {
     const finalEdits = fakes.discord.requests.filter(isFinalEdit(interaction.token));
     expect(finalEdits).toHaveLength(1);
     // Both processes followed the saved request id on fal's status stream; neither had to poll.
-    const statusPaths = fakes.fal.requests.filter((r) => r.path.includes(`/requests/${submission.requestId}/status`)).map((r) => r.path);
-    expect(statusPaths).toEqual([0, 1].map(() => `/fal-ai/nano-banana-2/requests/${submission.requestId}/status/stream`));
+    const statusPaths = fakes.fal.requests
+      .filter((r) => r.path.includes(`/requests/${submission.requestId}/status`))
+      .map((r) => r.path);
+    expect(statusPaths).toEqual(
+      [0, 1].map(() => `/fal-ai/nano-banana-2/requests/${submission.requestId}/status/stream`),
+    );
   });
 
   it('resumes a result split across messages by posting only the parts Discord does not have yet', async () => {
@@ -108,7 +119,8 @@ describe('crash and restart (SIGKILL)', () => {
         { name: 'resolution', type: T.String, value: '1K' },
       ],
     });
-    const isFollowup = (r: RecordedRequest) => r.method === 'POST' && r.path === `/webhooks/${f.discord.applicationId}/${interaction.token}`;
+    const isFollowup = (r: RecordedRequest) =>
+      r.method === 'POST' && r.path === `/webhooks/${f.discord.applicationId}/${interaction.token}`;
     const partsPosted = () =>
       [...f.discord.messages.values()]
         .filter((m) => m.interactionToken === interaction.token)
@@ -127,7 +139,9 @@ describe('crash and restart (SIGKILL)', () => {
     await second.waitForLog('generation delivered', 60_000);
     expect(row(1)).toMatchObject({ status: 'done' });
     expect(partsPosted()).toEqual(['imagen-1-1.png', 'imagen-1-2.png', 'imagen-1-3.png', 'imagen-1-4.png']);
-    const followups = f.discord.requests.filter((r) => isFollowup(r) && r.status === 200).map((r) => /Part (\d) of 4/.exec(contentOf(r.body))?.[1]);
+    const followups = f.discord.requests
+      .filter((r) => isFollowup(r) && r.status === 200)
+      .map((r) => /Part (\d) of 4/.exec(contentOf(r.body))?.[1]);
     expect(followups).toEqual(['2', '3', '4']);
     expect(f.fal.submissions).toHaveLength(1);
   }, 120_000);
@@ -171,7 +185,11 @@ describe('crash and restart (SIGKILL)', () => {
     );
     const requester = fakes.discord.defaultUser.id;
     expect(contentOf(post.body)).toContain(`<@${requester}> your /imagine job finished`);
-    expect(post.body).toMatchObject({ allowed_mentions: { parse: [], users: [requester] }, nonce: 'imagine-1-1', enforce_nonce: true });
+    expect(post.body).toMatchObject({
+      allowed_mentions: { parse: [], users: [requester] },
+      nonce: 'imagine-1-1',
+      enforce_nonce: true,
+    });
     expect(post.files).toHaveLength(1);
     await second.waitForLog('generation delivered');
     expect(row(1)).toMatchObject({ status: 'done', interaction_token: null });
@@ -203,7 +221,10 @@ describe('graceful shutdown (SIGTERM)', () => {
     await first.waitForLog('shutting down');
     const late = imagine('too late');
     const answer = await fakes.discord.waitForRequest(isCallback(late.id));
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('restarting') as unknown } });
+    expect(answer.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, content: expect.stringContaining('restarting') as unknown },
+    });
 
     expect(await first.exited).toEqual({ code: 0, signal: null });
     expect(existsSync(`${fakes.databasePath}-wal`)).toBe(false);
@@ -242,7 +263,9 @@ describe('command registration', () => {
     const puts = () => fakes?.discord.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/commands')) ?? [];
     const first = await startBot();
     await first.waitForLog('slash commands registered');
-    expect(puts().map((r) => r.path)).toEqual([`/applications/${fakes.discord.applicationId}/guilds/123456789012345678/commands`]);
+    expect(puts().map((r) => r.path)).toEqual([
+      `/applications/${fakes.discord.applicationId}/guilds/123456789012345678/commands`,
+    ]);
     expect(fakes.discord.commands.guilds.get('123456789012345678')).toHaveLength(3);
     expect(fakes.discord.commands.global).toHaveLength(0);
     await first.kill('SIGTERM');

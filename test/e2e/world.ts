@@ -77,7 +77,10 @@ export async function startFakes(
   };
 }
 
-export async function startWorld(env: Record<string, string> = {}, options: { fileSizeLimit?: number } = {}): Promise<World> {
+export async function startWorld(
+  env: Record<string, string> = {},
+  options: { fileSizeLimit?: number } = {},
+): Promise<World> {
   const fakes = await startFakes(env, options);
   const { discord, fal } = fakes;
   const config = loadConfig(fakes.env);
@@ -119,7 +122,8 @@ export async function waitForLog(world: World, text: string, timeoutMs = 15_000)
   for (;;) {
     const line = world.logs.find((l) => l.includes(text));
     if (line) return line;
-    if (Date.now() > deadline) throw new Error(`no log line with ${JSON.stringify(text)}:\n${world.logs.slice(-15).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`no log line with ${JSON.stringify(text)}:\n${world.logs.slice(-15).join('\n')}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

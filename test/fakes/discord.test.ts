@@ -44,7 +44,10 @@ function deliver<T extends Interaction = Interaction>(client: Client, payload: I
 }
 
 async function command(client: Client, name = 'imagine'): Promise<ChatInputCommandInteraction> {
-  return deliver<ChatInputCommandInteraction>(client, fake.chatInput({ name, options: [{ name: 'prompt', type: 3, value: 'a cat' }] }));
+  return deliver<ChatInputCommandInteraction>(
+    client,
+    fake.chatInput({ name, options: [{ name: 'prompt', type: 3, value: 'a cat' }] }),
+  );
 }
 
 function apiErrorOf(error: unknown): DiscordAPIError {
@@ -105,10 +108,19 @@ describe('FakeDiscord with the real discord.js Client', () => {
     const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
       new ButtonBuilder().setCustomId('imagine:again:1').setLabel('Again').setStyle(ButtonStyle.Primary),
     );
-    const reply = await interaction.editReply({ content: 'done', files: [{ attachment: png, name: 'a.png' }], components: [row] });
+    const reply = await interaction.editReply({
+      content: 'done',
+      files: [{ attachment: png, name: 'a.png' }],
+      components: [row],
+    });
 
     const callback = fake.requests.find((r) => r.path.endsWith('/callback'));
-    expect(callback).toMatchObject({ method: 'POST', status: 204, auth: undefined, body: { type: 5, data: { flags: 0 } } });
+    expect(callback).toMatchObject({
+      method: 'POST',
+      status: 204,
+      auth: undefined,
+      body: { type: 5, data: { flags: 0 } },
+    });
     const edit = await fake.waitForRequest(isOriginalPatch);
     expect(edit.status).toBe(200);
     expect(edit.path).toBe(`/webhooks/${fake.applicationId}/${interaction.token}/messages/@original`);
@@ -151,13 +163,20 @@ describe('FakeDiscord with the real discord.js Client', () => {
     expect(fake.invalidBodies.at(-1)).toMatchObject({ method: 'PATCH' });
 
     const patch = (body: unknown): Promise<unknown> =>
-      client.rest.patch(Routes.webhookMessage(fake.applicationId, interaction.token, '@original'), { body, auth: false });
+      client.rest.patch(Routes.webhookMessage(fake.applicationId, interaction.token, '@original'), {
+        body,
+        auth: false,
+      });
     const button = (customId: string): object => ({ type: 2, style: 1, label: 'b', custom_id: customId });
-    const longId = apiErrorOf(await patch({ components: [{ type: 1, components: [button('y'.repeat(101))] }] }).catch((e: unknown) => e));
+    const longId = apiErrorOf(
+      await patch({ components: [{ type: 1, components: [button('y'.repeat(101))] }] }).catch((e: unknown) => e),
+    );
     expect(longId.code).toBe(50035);
     expect(JSON.stringify(longId.rawError)).toContain('custom_id');
 
-    const duplicated = apiErrorOf(await patch({ components: [{ type: 1, components: [button('a'), button('a')] }] }).catch((e: unknown) => e));
+    const duplicated = apiErrorOf(
+      await patch({ components: [{ type: 1, components: [button('a'), button('a')] }] }).catch((e: unknown) => e),
+    );
     expect(duplicated.code).toBe(50035);
     expect(JSON.stringify(duplicated.rawError)).toContain('COMPONENT_CUSTOM_ID_DUPLICATED');
 
@@ -175,7 +194,9 @@ describe('FakeDiscord with the real discord.js Client', () => {
     const interaction = await command(client);
     await interaction.deferReply();
     const big = apiErrorOf(
-      await interaction.editReply({ files: [{ attachment: Buffer.alloc(1025), name: 'big.png' }] }).catch((e: unknown) => e),
+      await interaction
+        .editReply({ files: [{ attachment: Buffer.alloc(1025), name: 'big.png' }] })
+        .catch((e: unknown) => e),
     );
     expect(big.status).toBe(413);
     expect(big.code).toBe(40005);
@@ -200,12 +221,17 @@ describe('FakeDiscord with the real discord.js Client', () => {
   it('validates command bodies against the OpenAPI description', async () => {
     const client = await login();
     const put = client.rest.put(Routes.applicationCommands(fake.applicationId), {
-      body: [{ name: 'imagine', description: 'Make an image', options: [{ type: 99, name: 'prompt', description: 'p' }] }],
+      body: [
+        { name: 'imagine', description: 'Make an image', options: [{ type: 99, name: 'prompt', description: 'p' }] },
+      ],
     });
     const error = apiErrorOf(await put.catch((e: unknown) => e));
     expect(error.code).toBe(50035);
     expect(fake.invalidBodies).toHaveLength(1);
-    expect(fake.invalidBodies[0]).toMatchObject({ method: 'PUT', path: `/applications/${fake.applicationId}/commands` });
+    expect(fake.invalidBodies[0]).toMatchObject({
+      method: 'PUT',
+      path: `/applications/${fake.applicationId}/commands`,
+    });
     expect(fake.commands.global).toEqual([]);
   });
 
@@ -220,12 +246,17 @@ describe('FakeDiscord with the real discord.js Client', () => {
     expect(set?.size).toBe(1);
     expect(fake.commands.global).toHaveLength(1);
     const stored = fake.commands.global[0] as { id: string; name: string; default_member_permissions: string };
-    expect(stored).toMatchObject({ name: 'imagine', default_member_permissions: String(PermissionFlagsBits.SendMessages) });
+    expect(stored).toMatchObject({
+      name: 'imagine',
+      default_member_permissions: String(PermissionFlagsBits.SendMessages),
+    });
     expect(fake.invalidBodies).toEqual([]);
 
     const interaction = await command(client);
     expect(interaction.commandId).toBe(stored.id);
-    expect(() => fake.chatInput({ name: 'imagine', options: [{ name: 'nope', type: 3, value: 'x' }] })).toThrow(/no option/);
+    expect(() => fake.chatInput({ name: 'imagine', options: [{ name: 'nope', type: 3, value: 'x' }] })).toThrow(
+      /no option/,
+    );
   });
 
   it('makes failNext fail requests that discord.js retries (500) or waits out (429)', async () => {
@@ -234,7 +265,10 @@ describe('FakeDiscord with the real discord.js Client', () => {
     await interaction.deferReply();
     fake.failNext((method, path) => method === 'PATCH' && path.endsWith('/@original'), { status: 500 });
     await interaction.editReply({ content: 'after a 500' });
-    fake.failNext((method, path) => method === 'PATCH' && path.endsWith('/@original'), { status: 429, retryAfter: 0.05 });
+    fake.failNext((method, path) => method === 'PATCH' && path.endsWith('/@original'), {
+      status: 429,
+      retryAfter: 0.05,
+    });
     await interaction.editReply({ content: 'after a 429' });
     expect(fake.requests.filter(isOriginalPatch).map((r) => r.status)).toEqual([500, 200, 429, 200]);
     expect(fake.originalMessage(interaction.id)?.content).toBe('after a 429');
@@ -276,19 +310,31 @@ describe('FakeDiscord with the real discord.js Client', () => {
     const gallery = (name: string): ContainerBuilder =>
       new ContainerBuilder()
         .addTextDisplayComponents(new TextDisplayBuilder().setContent('Your image'))
-        .addMediaGalleryComponents(new MediaGalleryBuilder().addItems(new MediaGalleryItemBuilder().setURL(`attachment://${name}`)));
+        .addMediaGalleryComponents(
+          new MediaGalleryBuilder().addItems(new MediaGalleryItemBuilder().setURL(`attachment://${name}`)),
+        );
     const png = Buffer.from('89504e470d0a1a0a', 'hex');
     const missing = apiErrorOf(
       await interaction
-        .editReply({ components: [gallery('b.png')], flags: MessageFlags.IsComponentsV2, files: [{ attachment: png, name: 'a.png' }] })
+        .editReply({
+          components: [gallery('b.png')],
+          flags: MessageFlags.IsComponentsV2,
+          files: [{ attachment: png, name: 'a.png' }],
+        })
         .catch((e: unknown) => e),
     );
     expect(JSON.stringify(missing.rawError)).toContain('UNFURLED_MEDIA_ITEM_ATTACHMENT_NOT_FOUND');
     const withContent = apiErrorOf(
-      await interaction.editReply({ content: 'no', components: [gallery('a.png')], flags: MessageFlags.IsComponentsV2 }).catch((e: unknown) => e),
+      await interaction
+        .editReply({ content: 'no', components: [gallery('a.png')], flags: MessageFlags.IsComponentsV2 })
+        .catch((e: unknown) => e),
     );
     expect(withContent.code).toBe(50035);
-    const ok = await interaction.editReply({ components: [gallery('a.png')], flags: MessageFlags.IsComponentsV2, files: [{ attachment: png, name: 'a.png' }] });
+    const ok = await interaction.editReply({
+      components: [gallery('a.png')],
+      flags: MessageFlags.IsComponentsV2,
+      files: [{ attachment: png, name: 'a.png' }],
+    });
     expect(ok.flags.has(MessageFlags.IsComponentsV2)).toBe(true);
     expect(fake.invalidBodies).toEqual([]);
   });
@@ -338,13 +384,23 @@ describe('FakeDiscord with the real discord.js Client', () => {
     const click = await deliver(client, fake.button({ customId: 'imagine:edit:1', message: { id: messageId } }));
     if (!click.isButton()) throw new Error('expected a button');
     expect(click.message.id).toBe(messageId);
-    const input = new TextInputBuilder().setCustomId('prompt').setLabel('Prompt').setStyle(TextInputStyle.Paragraph).setMaxLength(100);
+    const input = new TextInputBuilder()
+      .setCustomId('prompt')
+      .setLabel('Prompt')
+      .setStyle(TextInputStyle.Paragraph)
+      .setMaxLength(100);
     await click.showModal(
-      new ModalBuilder().setCustomId('imagine:modal:1').setTitle('Edit prompt').addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(input)),
+      new ModalBuilder()
+        .setCustomId('imagine:modal:1')
+        .setTitle('Edit prompt')
+        .addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(input)),
     );
     expect(() => fake.modalSubmit({ customId: 'imagine:modal:1', fields: { other: 'x' } })).toThrow(/no text input/);
 
-    const submit = await deliver(client, fake.modalSubmit({ customId: 'imagine:modal:1', fields: { prompt: 'a dog' }, message: { id: messageId } }));
+    const submit = await deliver(
+      client,
+      fake.modalSubmit({ customId: 'imagine:modal:1', fields: { prompt: 'a dog' }, message: { id: messageId } }),
+    );
     if (!submit.isModalSubmit() || !submit.isFromMessage()) throw new Error('expected a modal submit from a message');
     expect(submit.fields.getTextInputValue('prompt')).toBe('a dog');
     await submit.update({ content: 'regenerating', components: [] });
@@ -361,10 +417,17 @@ describe('FakeDiscord with the real discord.js Client', () => {
   it('checks the bot permissions on channel messages', async () => {
     const client = await login();
     const sent = await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'hello' } });
-    expect(sent).toMatchObject({ channel_id: fake.channelId, content: 'hello', author: { id: fake.botUserId, bot: true } });
+    expect(sent).toMatchObject({
+      channel_id: fake.channelId,
+      content: 'hello',
+      author: { id: fake.botUserId, bot: true },
+    });
     const noAttach = snowflake();
     fake.setChannel(noAttach, { botPermissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages });
-    const upload = client.rest.post(Routes.channelMessages(noAttach), { body: {}, files: [{ name: 'a.png', data: Buffer.from([1]) }] });
+    const upload = client.rest.post(Routes.channelMessages(noAttach), {
+      body: {},
+      files: [{ name: 'a.png', data: Buffer.from([1]) }],
+    });
     expect(apiErrorOf(await upload.catch((e: unknown) => e)).code).toBe(50013);
     const unknown = client.rest.post(Routes.channelMessages(snowflake()), { body: { content: 'x' } });
     expect(apiErrorOf(await unknown.catch((e: unknown) => e)).code).toBe(10003);
@@ -377,11 +440,22 @@ describe('FakeDiscord with the real discord.js Client', () => {
       const thread = snowflake();
       fake.setChannel(thread, { type, parentId: fake.channelId, botPermissions: P.ViewChannel | P.SendMessages });
       const payload = fake.chatInput({ name: 'imagine', channelId: thread });
-      expect(payload['channel']).toMatchObject({ id: thread, type, parent_id: fake.channelId, thread_metadata: { archived: false } });
+      expect(payload['channel']).toMatchObject({
+        id: thread,
+        type,
+        parent_id: fake.channelId,
+        thread_metadata: { archived: false },
+      });
       const post = client.rest.post(Routes.channelMessages(thread), { body: { content: 'hello' } });
       expect(apiErrorOf(await post.catch((e: unknown) => e)).code).toBe(50013);
-      fake.setChannel(thread, { type, parentId: fake.channelId, botPermissions: P.ViewChannel | P.SendMessagesInThreads });
-      expect(await client.rest.post(Routes.channelMessages(thread), { body: { content: 'hello' } })).toMatchObject({ channel_id: thread });
+      fake.setChannel(thread, {
+        type,
+        parentId: fake.channelId,
+        botPermissions: P.ViewChannel | P.SendMessagesInThreads,
+      });
+      expect(await client.rest.post(Routes.channelMessages(thread), { body: { content: 'hello' } })).toMatchObject({
+        channel_id: thread,
+      });
     }
     expect(() => fake.setChannel(snowflake(), { type: 11 })).toThrow(/parent/);
   });

@@ -104,7 +104,9 @@ describe("FakeDiscord's CDN: signed attachment URLs", () => {
     expect((await download(url)).status).toBe(404);
 
     const foreign = 'https://example.com/a.png';
-    const answer = (await client.rest.post('/attachments/refresh-urls', { body: { attachment_urls: [url, foreign] } })) as {
+    const answer = (await client.rest.post('/attachments/refresh-urls', {
+      body: { attachment_urls: [url, foreign] },
+    })) as {
       refreshed_urls: { original: string; refreshed: string }[];
     };
     expect(answer.refreshed_urls).toHaveLength(1);
@@ -116,7 +118,12 @@ describe("FakeDiscord's CDN: signed attachment URLs", () => {
     expect(renewed.status).toBe(200);
     expect(renewed.bytes.equals(png)).toBe(true);
     const request = fake.requests.find((r) => r.path === '/attachments/refresh-urls');
-    expect(request).toMatchObject({ method: 'POST', status: 200, route: 'POST /attachments/refresh-urls', auth: `Bot ${fake.token}` });
+    expect(request).toMatchObject({
+      method: 'POST',
+      status: 200,
+      route: 'POST /attachments/refresh-urls',
+      auth: `Bot ${fake.token}`,
+    });
   });
 
   it('checks auth and the body of refresh-urls', async () => {
@@ -128,7 +135,12 @@ describe("FakeDiscord's CDN: signed attachment URLs", () => {
       });
     expect((await post({ attachment_urls: [] }, 'Bot wrong')).status).toBe(401);
     expect(await (await post({ attachment_urls: [] })).json()).toEqual({ refreshed_urls: [] });
-    for (const body of [{}, { attachment_urls: 'x' }, { attachment_urls: [1] }, { attachment_urls: Array(REFRESH_URLS_MAX + 1).fill('x') }]) {
+    for (const body of [
+      {},
+      { attachment_urls: 'x' },
+      { attachment_urls: [1] },
+      { attachment_urls: Array(REFRESH_URLS_MAX + 1).fill('x') },
+    ]) {
       const response = await post(body);
       expect(response.status, JSON.stringify(body).slice(0, 40)).toBe(400);
       expect(await response.json()).toMatchObject({ code: 50035, errors: { attachment_urls: {} } });
@@ -139,7 +151,9 @@ describe("FakeDiscord's CDN: signed attachment URLs", () => {
     const client = await login();
     const { messageId, url } = await postImage(client, testPng(4, 4));
     fake.cdn.expireAttachmentUrls();
-    const message = (await client.rest.get(Routes.channelMessage(fake.channelId, messageId))) as { attachments: { url: string }[] };
+    const message = (await client.rest.get(Routes.channelMessage(fake.channelId, messageId))) as {
+      attachments: { url: string }[];
+    };
     const again = message.attachments[0]!.url;
     expect(again).not.toBe(url);
     expect((await download(again)).status).toBe(200);
@@ -158,7 +172,13 @@ describe('FakeDiscord attachment options', () => {
         .toJSON(),
     ]);
     const png = testPng(30, 20, { variant: 7 });
-    const file = fake.interactionAttachment({ filename: 'cat.png', data: png, contentType: 'image/png', width: 30, height: 20 });
+    const file = fake.interactionAttachment({
+      filename: 'cat.png',
+      data: png,
+      contentType: 'image/png',
+      width: 30,
+      height: 20,
+    });
     const interaction = await deliver<ChatInputCommandInteraction>(
       client,
       fake.chatInput({
@@ -171,21 +191,32 @@ describe('FakeDiscord attachment options', () => {
       }),
     );
     const attachment = interaction.options.getAttachment('image1');
-    expect(attachment).toMatchObject({ id: file.id, name: 'cat.png', size: png.length, contentType: 'image/png', width: 30, height: 20 });
+    expect(attachment).toMatchObject({
+      id: file.id,
+      name: 'cat.png',
+      size: png.length,
+      contentType: 'image/png',
+      width: 30,
+      height: 20,
+    });
     expect(attachment?.ephemeral).toBe(true);
     expect(new URL(attachment!.url).pathname).toBe(`/ephemeral-attachments/${fake.applicationId}/${file.id}/cat.png`);
     expect((await download(attachment!.url)).bytes.equals(png)).toBe(true);
 
     fake.cdn.expireAttachmentUrls();
     expect((await download(attachment!.url)).status).toBe(404);
-    const answer = (await client.rest.post('/attachments/refresh-urls', { body: { attachment_urls: [attachment!.url] } })) as {
+    const answer = (await client.rest.post('/attachments/refresh-urls', {
+      body: { attachment_urls: [attachment!.url] },
+    })) as {
       refreshed_urls: { refreshed: string }[];
     };
     expect((await download(answer.refreshed_urls[0]!.refreshed)).bytes.equals(png)).toBe(true);
   });
 
   it('refuses an attachment option whose file is not resolved', () => {
-    expect(() => fake.chatInput({ name: 'imagine', options: [{ name: 'image1', type: 11, value: '123' }] })).toThrow(/resolved\.attachments/);
+    expect(() => fake.chatInput({ name: 'imagine', options: [{ name: 'image1', type: 11, value: '123' }] })).toThrow(
+      /resolved\.attachments/,
+    );
   });
 });
 

@@ -114,7 +114,13 @@ export class FakeDiscordCdn {
   }
 
   /** Stores a message attachment's bytes and returns its signed URL. */
-  storeAttachment(channelId: string, attachmentId: string, filename: string, data: Buffer, contentType: string | undefined): string {
+  storeAttachment(
+    channelId: string,
+    attachmentId: string,
+    filename: string,
+    data: Buffer,
+    contentType: string | undefined,
+  ): string {
     return this.#store(`/attachments/${channelId}/${attachmentId}/${encodeURIComponent(filename)}`, data, contentType);
   }
 
@@ -123,7 +129,11 @@ export class FakeDiscordCdn {
    * (`/ephemeral-attachments/{application}/{id}/{name}`), returned as the `resolved.attachments` entry. Its id
    * is the option's value.
    */
-  interactionAttachment(applicationId: string, attachmentId: string, file: InteractionAttachmentInput): ResolvedAttachment {
+  interactionAttachment(
+    applicationId: string,
+    attachmentId: string,
+    file: InteractionAttachmentInput,
+  ): ResolvedAttachment {
     const url = this.#store(
       `/ephemeral-attachments/${applicationId}/${attachmentId}/${encodeURIComponent(file.filename)}`,
       file.data,
@@ -189,7 +199,10 @@ export class FakeDiscordCdn {
     const file = this.#files.get(url.pathname)!;
     this.requests.push({ method, url: full, status: 200, problem: undefined, at });
     res
-      .writeHead(200, { 'Content-Type': file.contentType ?? 'application/octet-stream', 'Content-Length': file.data.length })
+      .writeHead(200, {
+        'Content-Type': file.contentType ?? 'application/octet-stream',
+        'Content-Length': file.data.length,
+      })
       .end(method === 'HEAD' ? undefined : file.data);
   }
 
@@ -198,11 +211,16 @@ export class FakeDiscordCdn {
    * signed or not, comes back freshly signed; others are left out.
    */
   refreshUrls(body: unknown): RouteReply {
-    const urls = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['attachment_urls'] : undefined;
+    const urls =
+      typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['attachment_urls'] : undefined;
     if (urls === undefined) return invalidFormBody(['attachment_urls'], 'BASE_TYPE_REQUIRED', 'This field is required');
     if (!Array.isArray(urls)) return invalidFormBody(['attachment_urls'], 'BASE_TYPE_ARRAY', 'Must be an array.');
     if (urls.length > REFRESH_URLS_MAX) {
-      return invalidFormBody(['attachment_urls'], 'BASE_TYPE_MAX_LENGTH', `Must be ${REFRESH_URLS_MAX} or fewer in length.`);
+      return invalidFormBody(
+        ['attachment_urls'],
+        'BASE_TYPE_MAX_LENGTH',
+        `Must be ${REFRESH_URLS_MAX} or fewer in length.`,
+      );
     }
     const bad = urls.findIndex((u) => typeof u !== 'string');
     if (bad >= 0) return invalidFormBody(['attachment_urls', bad], 'BASE_TYPE_STRING', 'Must be a string.');
@@ -257,7 +275,9 @@ export function resolvedWithAttachments(
   };
   for (const option of options) {
     if (option.type === 11 && (typeof option.value !== 'string' || !Object.hasOwn(merged, option.value))) {
-      throw new Error(`FakeDiscord: attachment option ${option.name} names ${JSON.stringify(option.value)}, which is not in resolved.attachments`);
+      throw new Error(
+        `FakeDiscord: attachment option ${option.name} names ${JSON.stringify(option.value)}, which is not in resolved.attachments`,
+      );
     }
   }
   if (Object.keys(merged).length === 0) return resolved;

@@ -14,7 +14,8 @@ const FAST = 'fal-ai/imagen4/preview/fast';
 function clientFor(fake: FakeFal, key = fake.key): FalClient {
   return createFalClient({
     credentials: key,
-    requestMiddleware: (req) => Promise.resolve({ ...req, url: req.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, fake.baseUrl) }),
+    requestMiddleware: (req) =>
+      Promise.resolve({ ...req, url: req.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, fake.baseUrl) }),
   });
 }
 
@@ -64,7 +65,14 @@ describe('FakeFal with the real @fal-ai/client', () => {
       onQueueUpdate: (u) => updates.push(u),
     });
     expect(done.status).toBe('COMPLETED');
-    expect(updates.map((u) => u.status)).toEqual(['IN_QUEUE', 'IN_QUEUE', 'IN_QUEUE', 'IN_PROGRESS', 'IN_PROGRESS', 'COMPLETED']);
+    expect(updates.map((u) => u.status)).toEqual([
+      'IN_QUEUE',
+      'IN_QUEUE',
+      'IN_QUEUE',
+      'IN_PROGRESS',
+      'IN_PROGRESS',
+      'COMPLETED',
+    ]);
     expect(updates.flatMap((u) => (u.status === 'IN_QUEUE' ? [u.queue_position] : []))).toEqual([2, 1, 0]);
     const lastProgress = updates[4];
     expect(lastProgress?.status === 'IN_PROGRESS' && lastProgress.logs.length).toBe(2);
@@ -91,13 +99,21 @@ describe('FakeFal with the real @fal-ai/client', () => {
     }
 
     const submission = await fake.waitForSubmission(1);
-    expect(submission).toMatchObject({ requestId, endpointId: PREVIEW, state: 'COMPLETED', statusPolls: 6, resultFetches: 1 });
+    expect(submission).toMatchObject({
+      requestId,
+      endpointId: PREVIEW,
+      state: 'COMPLETED',
+      statusPolls: 6,
+      resultFetches: 1,
+    });
     expect(submission.headers['x-fal-queue-priority']).toBe('normal');
     expect(submission.input).toMatchObject({ prompt: 'a red fox in snow', num_images: 2 });
     const statusCalls = fake.requests.filter((r) => r.path.endsWith('/status'));
-    expect(statusCalls.every((r) => r.path === `/fal-ai/imagen4/requests/${requestId}/status` && r.query.get('logs') === '1')).toBe(
-      true,
-    );
+    expect(
+      statusCalls.every(
+        (r) => r.path === `/fal-ai/imagen4/requests/${requestId}/status` && r.query.get('logs') === '1',
+      ),
+    ).toBe(true);
   });
 
   it('supports subscribe() on the fast endpoint with the default plan and a random seed', async () => {
@@ -150,7 +166,9 @@ describe('FakeFal with the real @fal-ai/client', () => {
     const empty = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: '' } }))) as ValidationError;
     expect(empty.getFieldErrors('prompt')[0]?.type).toBe('string_too_short');
 
-    const unknown = (await rejection(fal.queue.submit('fal-ai/imagen3', { input: { prompt: 'x' } }))) as ApiError<unknown>;
+    const unknown = (await rejection(
+      fal.queue.submit('fal-ai/imagen3', { input: { prompt: 'x' } }),
+    )) as ApiError<unknown>;
     expect(unknown.status).toBe(404);
     expect(fake.submissions).toHaveLength(0);
   });
@@ -226,7 +244,9 @@ describe('FakeFal with the real @fal-ai/client', () => {
   it('serves plan and failNext errors verbatim', async () => {
     const locked = 'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.';
     fake.enqueuePlan({ submitError: { status: 403, body: { detail: locked } } });
-    const forbidden = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: 'x' } }))) as ApiError<{ detail: string }>;
+    const forbidden = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: 'x' } }))) as ApiError<{
+      detail: string;
+    }>;
     expect([forbidden.status, forbidden.body.detail]).toEqual([403, locked]);
     expect(fake.submissions).toHaveLength(0);
 
@@ -244,7 +264,10 @@ describe('FakeFal with the real @fal-ai/client', () => {
   });
 
   it('fails image downloads as planned, and answers result 400 before completion', async () => {
-    fake.enqueuePlan({ imageError: { status: 404, indexes: [1] }, resultError: { status: 400, body: { detail: 'nope' }, times: 1 } });
+    fake.enqueuePlan({
+      imageError: { status: 404, indexes: [1] },
+      resultError: { status: 400, body: { detail: 'nope' }, times: 1 },
+    });
     const { request_id: requestId } = await fal.queue.submit(PREVIEW, { input: { prompt: 'x', num_images: 2 } });
     const early = (await rejection(fal.queue.result(PREVIEW, { requestId }))) as ApiError<{ detail: string }>;
     expect([early.status, early.body.detail]).toEqual([400, 'Request is still in progress']);
@@ -340,7 +363,13 @@ describe('FakeFal status stream', () => {
 describe('png', () => {
   it('encodes valid PNGs of the requested size', () => {
     const gradient = encodePng(7, 5, (x, y) => [x * 30, y * 50, 128]);
-    expect(inspectPng(gradient)).toEqual({ width: 7, height: 5, bitDepth: 8, colorType: 2, chunks: ['IHDR', 'IDAT', 'IEND'] });
+    expect(inspectPng(gradient)).toEqual({
+      width: 7,
+      height: 5,
+      bitDepth: 8,
+      colorType: 2,
+      chunks: ['IHDR', 'IDAT', 'IEND'],
+    });
     expect(inspectPng(solidPng(1, 1, [0, 0, 0])).width).toBe(1);
     const corrupt = Buffer.from(gradient);
     corrupt.writeUInt8(corrupt[corrupt.length - 13]! ^ 0xff, corrupt.length - 13);
@@ -362,7 +391,9 @@ describe('FakeFal serves the Gemini models as fal publishes them', () => {
 
   it("validates each endpoint's own input: enums, ranges and fields differ per model", async () => {
     const pro = (await rejection(
-      fal.queue.submit(PRO, { input: { prompt: 'x', resolution: '0.5K', aspect_ratio: '8:1', thinking_level: 'high', num_images: 0 } as never }),
+      fal.queue.submit(PRO, {
+        input: { prompt: 'x', resolution: '0.5K', aspect_ratio: '8:1', thinking_level: 'high', num_images: 0 } as never,
+      }),
     )) as ValidationError;
     expect(pro.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([
       ['num_images', 'greater_than_equal'],
@@ -370,15 +401,21 @@ describe('FakeFal serves the Gemini models as fal publishes them', () => {
       ['resolution', 'literal_error'],
       ['thinking_level', 'extra_forbidden'],
     ]);
-    const nb2 = (await rejection(fal.queue.submit(NB2, { input: { prompt: 'x', negative_prompt: 'y', enable_web_search: 'yes' } as never }))) as ValidationError;
+    const nb2 = (await rejection(
+      fal.queue.submit(NB2, { input: { prompt: 'x', negative_prompt: 'y', enable_web_search: 'yes' } as never }),
+    )) as ValidationError;
     expect(nb2.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([
       ['enable_web_search', 'bool_type'],
       ['negative_prompt', 'extra_forbidden'],
     ]);
-    const edit = (await rejection(fal.queue.submit('fal-ai/nano-banana-2/edit', { input: { prompt: 'x' } as never }))) as ValidationError;
+    const edit = (await rejection(
+      fal.queue.submit('fal-ai/nano-banana-2/edit', { input: { prompt: 'x' } as never }),
+    )) as ValidationError;
     expect(edit.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([['image_urls', 'missing']]);
     // What the Gemini models take and Imagen 4 does not: 0.5K and 4K, the extreme ratios, thinking.
-    const ok = await fal.queue.submit(NB2, { input: { prompt: 'x', resolution: '0.5K', aspect_ratio: '8:1', thinking_level: 'high' } });
+    const ok = await fal.queue.submit(NB2, {
+      input: { prompt: 'x', resolution: '0.5K', aspect_ratio: '8:1', thinking_level: 'high' },
+    });
     expect(ok.request_id).toBeTruthy();
     expect(fake.submissions).toHaveLength(1);
   });
@@ -391,7 +428,9 @@ describe('FakeFal serves the Gemini models as fal publishes them', () => {
     expect(statusPaths.every((path) => path.startsWith('/fal-ai/nano-banana-2/requests/'))).toBe(true);
     // A request is known only under the app it was submitted to.
     const id = fake.submissions[0]!.requestId;
-    expect(((await rejection(fal.queue.status('fal-ai/imagen4/preview', { requestId: id }))) as ApiError<unknown>).status).toBe(404);
+    expect(
+      ((await rejection(fal.queue.status('fal-ai/imagen4/preview', { requestId: id }))) as ApiError<unknown>).status,
+    ).toBe(404);
   });
 
   it('serves PNG, JPEG or WebP bytes as output_format asks, with fewer images than asked when planned', async () => {
@@ -401,7 +440,10 @@ describe('FakeFal serves the Gemini models as fal publishes them', () => {
       ['png', 'image/png', (b: Buffer) => b.subarray(0, 8).equals(PNG_SIGNATURE)],
     ] as const) {
       fake.enqueuePlan({ imagesReturned: 1 });
-      const { data } = await fal.subscribe(PRO, { input: { prompt: 'x', num_images: 3, output_format: format }, pollInterval: 5 });
+      const { data } = await fal.subscribe(PRO, {
+        input: { prompt: 'x', num_images: 3, output_format: format },
+        pollInterval: 5,
+      });
       expect(data.images).toHaveLength(1);
       expect(data.images[0]?.content_type).toBe(contentType);
       const bytes = Buffer.from(await (await fetch(data.images[0]!.url)).arrayBuffer());
@@ -412,7 +454,9 @@ describe('FakeFal serves the Gemini models as fal publishes them', () => {
 
   it('answers a submit to a retired endpoint with 404 "Application not found", and keeps the others', async () => {
     fake.retire(PREVIEW);
-    const gone = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: 'x' } }))) as ApiError<{ detail: string }>;
+    const gone = (await rejection(fal.queue.submit(PREVIEW, { input: { prompt: 'x' } }))) as ApiError<{
+      detail: string;
+    }>;
     expect(gone.status).toBe(404);
     expect(gone.body.detail).toBe('Application not found');
     expect((await fal.queue.submit(NB2, { input: { prompt: 'x' } })).request_id).toBeTruthy();
@@ -431,7 +475,8 @@ describe('FakeFal fetches input images like fal: the /edit endpoints and the ups
     served.clear();
     images = createServer((req, res) => {
       const file = served.get(req.url ?? '');
-      if (file === undefined) res.writeHead(404, { 'content-type': 'text/plain' }).end('This content is no longer available.');
+      if (file === undefined)
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('This content is no longer available.');
       else res.writeHead(200, { 'content-type': file.type }).end(file.bytes);
     });
     await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', () => resolve()));
@@ -452,7 +497,10 @@ describe('FakeFal fetches input images like fal: the /edit endpoints and the ups
     const wide = testPng(96, 48, { variant: 1 });
     const square = testPng(40, 40, { variant: 2 });
     const urls = [host('/wide.png', wide), host('/square.png', square)];
-    const { data, requestId } = await fal.subscribe(EDIT, { input: { prompt: 'make the sky purple', image_urls: urls }, pollInterval: 5 });
+    const { data, requestId } = await fal.subscribe(EDIT, {
+      input: { prompt: 'make the sky purple', image_urls: urls },
+      pollInterval: 5,
+    });
 
     const submission = fake.submissions[0]!;
     expect(submission.requestId).toBe(requestId);
@@ -489,7 +537,9 @@ describe('FakeFal fetches input images like fal: the /edit endpoints and the ups
     const good = host('/ok.png', testPng(8, 8));
     const text = host('/notes.txt', Buffer.from('not an image'), 'text/plain');
     const error = (await rejection(
-      fal.queue.submit(EDIT, { input: { prompt: 'x', image_urls: [good, `${imagesBase}/expired.png`, text, 'ftp://example.com/a.png'] } }),
+      fal.queue.submit(EDIT, {
+        input: { prompt: 'x', image_urls: [good, `${imagesBase}/expired.png`, text, 'ftp://example.com/a.png'] },
+      }),
     )) as ValidationError;
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.status).toBe(422);
@@ -509,7 +559,9 @@ describe('FakeFal fetches input images like fal: the /edit endpoints and the ups
 
   it("can instead accept the job and fail its result, as fal's runner may", async () => {
     fake.imageFetchErrorAt = 'result';
-    const { request_id: requestId } = await fal.queue.submit(ESRGAN, { input: { image_url: `${imagesBase}/gone.png` } });
+    const { request_id: requestId } = await fal.queue.submit(ESRGAN, {
+      input: { image_url: `${imagesBase}/gone.png` },
+    });
     await fal.queue.subscribeToStatus(ESRGAN, { requestId, pollInterval: 5 });
     const error = (await rejection(fal.queue.result(ESRGAN, { requestId }))) as ValidationError;
     expect(error).toBeInstanceOf(ValidationError);
@@ -520,7 +572,10 @@ describe('FakeFal fetches input images like fal: the /edit endpoints and the ups
   it('upscales the fetched image by scale, in the requested format, as {image}', async () => {
     const source = testPng(50, 30, { variant: 4 });
     const url = host('/source.png', source);
-    const { data } = await fal.subscribe(ESRGAN, { input: { image_url: url, scale: 2, output_format: 'jpeg' }, pollInterval: 5 });
+    const { data } = await fal.subscribe(ESRGAN, {
+      input: { image_url: url, scale: 2, output_format: 'jpeg' },
+      pollInterval: 5,
+    });
     expect(Object.keys(data)).toEqual(['image']);
     expect(data.image).toMatchObject({ width: 100, height: 60, content_type: 'image/jpeg' });
     const bytes = Buffer.from(await (await fetch(data.image.url)).arrayBuffer());
@@ -539,7 +594,9 @@ describe('FakeFal fetches input images like fal: the /edit endpoints and the ups
   it("validates the upscaler's input as fal publishes it: no WebP, no prompt, a number scale", async () => {
     const url = host('/source.png', testPng(8, 8));
     const error = (await rejection(
-      fal.queue.submit(ESRGAN, { input: { image_url: url, output_format: 'webp', scale: 'big', prompt: 'x' } as never }),
+      fal.queue.submit(ESRGAN, {
+        input: { image_url: url, output_format: 'webp', scale: 'big', prompt: 'x' } as never,
+      }),
     )) as ValidationError;
     expect(error.fieldErrors.map((e) => [e.loc[1], e.type])).toEqual([
       ['scale', 'float_type'],

@@ -485,7 +485,15 @@ export class FakeFal {
         input = JSON.parse(ex.rawBody);
       } catch (error) {
         this.sendJson(ex, 422, {
-          detail: [{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {}, ctx: { error: String(error) } }],
+          detail: [
+            {
+              type: 'json_invalid',
+              loc: ['body', 0],
+              msg: 'JSON decode error',
+              input: {},
+              ctx: { error: String(error) },
+            },
+          ],
         });
         return;
       }
@@ -537,11 +545,18 @@ export class FakeFal {
       submittedAt: Date.now(),
       fetchedImages: fetched,
     };
-    const format: ImageFormat = typeof body['output_format'] === 'string' ? (body['output_format'] as ImageFormat) : 'png';
+    const format: ImageFormat =
+      typeof body['output_format'] === 'string' ? (body['output_format'] as ImageFormat) : 'png';
     const image = outputSize(spec, body, plan, fetched[0]);
     const upscaled =
-      spec.output === 'upscale' && plan.images === undefined && imageErrors.length === 0 && fetched[0]?.bytes !== undefined
-        ? await encode(sharp(fetched[0].bytes).resize(image.width, image.height, { fit: 'fill', kernel: 'nearest' }), format)
+      spec.output === 'upscale' &&
+      plan.images === undefined &&
+      imageErrors.length === 0 &&
+      fetched[0]?.bytes !== undefined
+        ? await encode(
+            sharp(fetched[0].bytes).resize(image.width, image.height, { fit: 'fill', kernel: 'nearest' }),
+            format,
+          )
         : undefined;
     const job: Job = {
       submission,
@@ -556,7 +571,9 @@ export class FakeFal {
       statusErrorsLeft: plan.statusError ? (plan.statusError.times ?? Infinity) : 0,
       resultErrorsLeft: plan.resultError ? (plan.resultError.times ?? Infinity) : 0,
       numImages:
-        spec.output === 'upscale' ? 1 : Math.min(typeof body['num_images'] === 'number' ? body['num_images'] : 1, plan.imagesReturned ?? Infinity),
+        spec.output === 'upscale'
+          ? 1
+          : Math.min(typeof body['num_images'] === 'number' ? body['num_images'] : 1, plan.imagesReturned ?? Infinity),
       image,
       seed: plan.seed ?? (typeof inputSeed === 'number' ? inputSeed : randomInt(0, 2 ** 31 - 1)),
       unsafe: prompt.includes(UNSAFE_MARKER),
@@ -614,7 +631,9 @@ export class FakeFal {
     for (;;) {
       const before = job.cursor;
       const { body } = this.advance(job, withLogs);
-      const written = new Promise<void>((resolve) => ex.res.write(`data: ${JSON.stringify(body)}\n\n`, () => resolve()));
+      const written = new Promise<void>((resolve) =>
+        ex.res.write(`data: ${JSON.stringify(body)}\n\n`, () => resolve()),
+      );
       events++;
       if (body['status'] === 'COMPLETED') break;
       if (cut !== undefined && events >= cut.afterEvents) {
@@ -670,7 +689,10 @@ export class FakeFal {
     const step = job.timeline[job.cursor]!;
     if (step.kind === 'done') {
       s.state = 'COMPLETED';
-      return { status: 200, body: { status: 'COMPLETED', ...base, queue_position: null, logs, metrics: { inference_time: INFERENCE_TIME } } };
+      return {
+        status: 200,
+        body: { status: 'COMPLETED', ...base, queue_position: null, logs, metrics: { inference_time: INFERENCE_TIME } },
+      };
     }
     if (step.kind === 'queue') {
       s.state = 'IN_QUEUE';
@@ -690,7 +712,10 @@ export class FakeFal {
     if (isLastProgressStep && job.heldRunning) job.parkedRunning = true;
     else job.cursor++;
     // UNCONFIRMED: queue_position while running; null here (the key is always present).
-    return { status: 202, body: { status: 'IN_PROGRESS', ...base, queue_position: null, logs: withLogs ? [...job.logs] : null } };
+    return {
+      status: 202,
+      body: { status: 'IN_PROGRESS', ...base, queue_position: null, logs: withLogs ? [...job.logs] : null },
+    };
   }
 
   private async handleResult(ex: Exchange, job: Job): Promise<void> {
@@ -699,10 +724,15 @@ export class FakeFal {
     const idHeader = { 'x-fal-request-id': s.requestId };
     if (s.state === 'CANCELLED') {
       // UNCONFIRMED: fal's result answer for a cancelled request.
-      this.sendJson(ex, 400, { detail: 'Request was cancelled', error_type: 'request_cancelled' }, {
-        ...idHeader,
-        'x-fal-error-type': 'request_cancelled',
-      });
+      this.sendJson(
+        ex,
+        400,
+        { detail: 'Request was cancelled', error_type: 'request_cancelled' },
+        {
+          ...idHeader,
+          'x-fal-error-type': 'request_cancelled',
+        },
+      );
       return;
     }
     if (s.state !== 'COMPLETED') {
@@ -729,7 +759,9 @@ export class FakeFal {
       Array.from({ length: count }, async (_, index) => {
         const bytes = await this.imageBytes(job, index);
         return {
-          url: job.syncMode ? `data:${format.contentType};base64,${bytes.toString('base64')}` : this.imageUrl(s.requestId, index),
+          url: job.syncMode
+            ? `data:${format.contentType};base64,${bytes.toString('base64')}`
+            : this.imageUrl(s.requestId, index),
           content_type: format.contentType,
           file_name: `${s.requestId}_${index}.${format.extension}`,
           file_size: bytes.length,
@@ -786,7 +818,10 @@ export class FakeFal {
     }
     const bytes = await this.imageBytes(job, index);
     const answer = () =>
-      this.sendRaw(ex, 200, bytes, { 'content-type': FORMATS[job.format].contentType, 'cache-control': 'public, max-age=3600' });
+      this.sendRaw(ex, 200, bytes, {
+        'content-type': FORMATS[job.format].contentType,
+        'cache-control': 'public, max-age=3600',
+      });
     if (job.heldImages) job.heldImages.push(answer);
     else answer();
   }
@@ -827,15 +862,30 @@ export class FakeFal {
     for (const [index, result] of fetched.entries()) {
       const loc = Array.isArray(value) ? ['body', field, index] : ['body', field];
       if (result.bytes === undefined) {
-        errors.push({ loc, msg: FILE_DOWNLOAD_MESSAGE, type: 'file_download_error', input: result.url, url: 'https://docs.fal.ai/errors#file_download_error' });
+        errors.push({
+          loc,
+          msg: FILE_DOWNLOAD_MESSAGE,
+          type: 'file_download_error',
+          input: result.url,
+          url: 'https://docs.fal.ai/errors#file_download_error',
+        });
       } else if (result.width === undefined) {
-        errors.push({ loc, msg: IMAGE_LOAD_MESSAGE, type: 'image_load_error', input: result.url, url: 'https://docs.fal.ai/errors#image_load_error' });
+        errors.push({
+          loc,
+          msg: IMAGE_LOAD_MESSAGE,
+          type: 'image_load_error',
+          input: result.url,
+          url: 'https://docs.fal.ai/errors#image_load_error',
+        });
       }
     }
     return { fetched, errors };
   }
 
-  private urls(endpointId: string, requestId: string): { response_url: string; status_url: string; cancel_url: string } {
+  private urls(
+    endpointId: string,
+    requestId: string,
+  ): { response_url: string; status_url: string; cancel_url: string } {
     const base = `${this.baseUrl}/${appOf(endpointId)}/requests/${requestId}`;
     return { response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel` };
   }
@@ -996,7 +1046,23 @@ const NANO_BANANA_2 = {
   ...GEMINI_COMMON,
   aspect_ratio: {
     kind: 'enum',
-    values: ['auto', '21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16', '4:1', '1:4', '8:1', '1:8'],
+    values: [
+      'auto',
+      '21:9',
+      '16:9',
+      '3:2',
+      '4:3',
+      '5:4',
+      '1:1',
+      '4:5',
+      '3:4',
+      '2:3',
+      '9:16',
+      '4:1',
+      '1:4',
+      '8:1',
+      '1:8',
+    ],
     error: 'literal_error',
   },
   resolution: { kind: 'enum', values: ['0.5K', '1K', '2K', '4K'], error: 'literal_error' },
@@ -1028,10 +1094,18 @@ export const ENDPOINT_SPECS: Readonly<Record<FalEndpointId, EndpointSpec>> = {
     output: 'gemini',
     imageInput: 'image_urls',
   },
-  'fal-ai/imagen4/preview': { required: ['prompt'], fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION }, output: 'imagen' },
+  'fal-ai/imagen4/preview': {
+    required: ['prompt'],
+    fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION },
+    output: 'imagen',
+  },
   // The fast endpoint has no resolution: sending one is `extra_forbidden`.
   'fal-ai/imagen4/preview/fast': { required: ['prompt'], fields: IMAGEN4_FIELDS, output: 'imagen' },
-  'fal-ai/imagen4/preview/ultra': { required: ['prompt'], fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION }, output: 'imagen' },
+  'fal-ai/imagen4/preview/ultra': {
+    required: ['prompt'],
+    fields: { ...IMAGEN4_FIELDS, resolution: IMAGEN4_RESOLUTION },
+    output: 'imagen',
+  },
   // From @fal-ai/client's `esrganInput` (https://fal.ai/models/fal-ai/esrgan/api). UNCONFIRMED: the bounds of
   // `scale` (the type says only "Rescaling factor", default 2; 1-8 here) and of `tile`.
   'fal-ai/esrgan': {
@@ -1043,7 +1117,14 @@ export const ENDPOINT_SPECS: Readonly<Record<FalEndpointId, EndpointSpec>> = {
       face: BOOL,
       model: {
         kind: 'enum',
-        values: ['RealESRGAN_x4plus', 'RealESRGAN_x2plus', 'RealESRGAN_x4plus_anime_6B', 'RealESRGAN_x4_v3', 'RealESRGAN_x4_wdn_v3', 'RealESRGAN_x4_anime_v3'],
+        values: [
+          'RealESRGAN_x4plus',
+          'RealESRGAN_x2plus',
+          'RealESRGAN_x4plus_anime_6B',
+          'RealESRGAN_x4_v3',
+          'RealESRGAN_x4_wdn_v3',
+          'RealESRGAN_x4_anime_v3',
+        ],
         error: 'enum',
       },
       output_format: { kind: 'enum', values: ['png', 'jpeg'], error: 'enum' },
@@ -1092,7 +1173,12 @@ export function validateFalInput(endpointId: FalEndpointId, input: unknown): Fal
   }
   for (const [field, value] of Object.entries(body)) {
     if (!Object.prototype.hasOwnProperty.call(spec.fields, field)) {
-      errors.push({ type: 'extra_forbidden', loc: ['body', field], msg: 'Extra inputs are not permitted', input: value });
+      errors.push({
+        type: 'extra_forbidden',
+        loc: ['body', field],
+        msg: 'Extra inputs are not permitted',
+        input: value,
+      });
     }
   }
   return errors;
@@ -1104,7 +1190,11 @@ function checkField(rule: FieldSpec, v: unknown): Omit<FalFieldError, 'loc'> | u
       if (typeof v !== 'string') return { type: 'string_type', msg: 'Input should be a valid string' };
       const min = rule.minLength ?? 0;
       return v.length < min
-        ? { type: 'string_too_short', msg: `String should have at least ${min} character${min === 1 ? '' : 's'}`, ctx: { min_length: min } }
+        ? {
+            type: 'string_too_short',
+            msg: `String should have at least ${min} character${min === 1 ? '' : 's'}`,
+            ctx: { min_length: min },
+          }
         : undefined;
     }
     case 'enum': {
@@ -1114,23 +1204,42 @@ function checkField(rule: FieldSpec, v: unknown): Omit<FalFieldError, 'loc'> | u
     }
     case 'int': {
       if (v === null && rule.nullable) return undefined;
-      if (typeof v !== 'number' || !Number.isFinite(v)) return { type: 'int_type', msg: 'Input should be a valid integer' };
-      if (!Number.isInteger(v)) return { type: 'int_from_float', msg: 'Input should be a valid integer, got a number with a fractional part' };
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        return { type: 'int_type', msg: 'Input should be a valid integer' };
+      if (!Number.isInteger(v))
+        return { type: 'int_from_float', msg: 'Input should be a valid integer, got a number with a fractional part' };
       if (rule.ge !== undefined && v < rule.ge) {
-        return { type: 'greater_than_equal', msg: `Input should be greater than or equal to ${rule.ge}`, ctx: { ge: rule.ge } };
+        return {
+          type: 'greater_than_equal',
+          msg: `Input should be greater than or equal to ${rule.ge}`,
+          ctx: { ge: rule.ge },
+        };
       }
       if (rule.le !== undefined && v > rule.le) {
-        return { type: 'less_than_equal', msg: `Input should be less than or equal to ${rule.le}`, ctx: { le: rule.le } };
+        return {
+          type: 'less_than_equal',
+          msg: `Input should be less than or equal to ${rule.le}`,
+          ctx: { le: rule.le },
+        };
       }
       return undefined;
     }
     case 'number': {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return { type: 'float_type', msg: 'Input should be a valid number' };
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        return { type: 'float_type', msg: 'Input should be a valid number' };
       if (rule.ge !== undefined && v < rule.ge) {
-        return { type: 'greater_than_equal', msg: `Input should be greater than or equal to ${rule.ge}`, ctx: { ge: rule.ge } };
+        return {
+          type: 'greater_than_equal',
+          msg: `Input should be greater than or equal to ${rule.ge}`,
+          ctx: { ge: rule.ge },
+        };
       }
       if (rule.le !== undefined && v > rule.le) {
-        return { type: 'less_than_equal', msg: `Input should be less than or equal to ${rule.le}`, ctx: { le: rule.le } };
+        return {
+          type: 'less_than_equal',
+          msg: `Input should be less than or equal to ${rule.le}`,
+          ctx: { le: rule.le },
+        };
       }
       return undefined;
     }
@@ -1139,9 +1248,15 @@ function checkField(rule: FieldSpec, v: unknown): Omit<FalFieldError, 'loc'> | u
     case 'string_list': {
       if (!Array.isArray(v)) return { type: 'list_type', msg: 'Input should be a valid list' };
       if (v.length < rule.minItems) {
-        return { type: 'too_short', msg: `List should have at least ${rule.minItems} item after validation, not ${v.length}`, ctx: { min_length: rule.minItems } };
+        return {
+          type: 'too_short',
+          msg: `List should have at least ${rule.minItems} item after validation, not ${v.length}`,
+          ctx: { min_length: rule.minItems },
+        };
       }
-      return v.every((item) => typeof item === 'string') ? undefined : { type: 'string_type', msg: 'Input should be a valid string' };
+      return v.every((item) => typeof item === 'string')
+        ? undefined
+        : { type: 'string_type', msg: 'Input should be a valid string' };
     }
   }
 }
@@ -1164,9 +1279,11 @@ function contentPolicyBody(prompt: string): { detail: FalFieldError[] } {
 // Input images
 
 /** fal's message for an input URL it could not download. UNCONFIRMED: the exact text. */
-export const FILE_DOWNLOAD_MESSAGE = 'Failed to download the file. Please check if the URL is accessible and try again.';
+export const FILE_DOWNLOAD_MESSAGE =
+  'Failed to download the file. Please check if the URL is accessible and try again.';
 /** fal's message for downloaded bytes that are not an image it can read. UNCONFIRMED: the exact text. */
-export const IMAGE_LOAD_MESSAGE = 'Failed to load the image. Please ensure the image file is not corrupted and is in a supported format.';
+export const IMAGE_LOAD_MESSAGE =
+  'Failed to load the image. Please ensure the image file is not corrupted and is in a supported format.';
 const IMAGE_FETCH_TIMEOUT_MS = 10_000;
 /** Long side of generated test images when the size follows an input image or an aspect ratio. */
 const TEST_IMAGE_LONG_SIDE = 64;
@@ -1216,19 +1333,32 @@ function outputSize(
   plan: FalJobPlan,
   first: FalImageFetch | undefined,
 ): { width: number; height: number; noise: boolean } {
-  if (plan.images !== undefined) return { width: plan.images.width, height: plan.images.height, noise: plan.images.noise ?? false };
-  const input = first?.width !== undefined && first.height !== undefined ? { width: first.width, height: first.height } : undefined;
+  if (plan.images !== undefined)
+    return { width: plan.images.width, height: plan.images.height, noise: plan.images.noise ?? false };
+  const input =
+    first?.width !== undefined && first.height !== undefined ? { width: first.width, height: first.height } : undefined;
   if (spec.output === 'upscale') {
     const scale = typeof body['scale'] === 'number' ? body['scale'] : 2;
     const source = input ?? { width: TEST_IMAGE_LONG_SIDE, height: TEST_IMAGE_LONG_SIDE };
-    return { width: Math.max(1, Math.round(source.width * scale)), height: Math.max(1, Math.round(source.height * scale)), noise: false };
+    return {
+      width: Math.max(1, Math.round(source.width * scale)),
+      height: Math.max(1, Math.round(source.height * scale)),
+      noise: false,
+    };
   }
   if (spec.imageInput !== undefined) {
-    const ratio = typeof body['aspect_ratio'] === 'string' && body['aspect_ratio'] !== 'auto' ? /^(\d+):(\d+)$/.exec(body['aspect_ratio']) : null;
+    const ratio =
+      typeof body['aspect_ratio'] === 'string' && body['aspect_ratio'] !== 'auto'
+        ? /^(\d+):(\d+)$/.exec(body['aspect_ratio'])
+        : null;
     const shape = ratio !== null ? { width: Number(ratio[1]), height: Number(ratio[2]) } : input;
     if (shape !== undefined) {
       const k = TEST_IMAGE_LONG_SIDE / Math.max(shape.width, shape.height);
-      return { width: Math.max(1, Math.round(shape.width * k)), height: Math.max(1, Math.round(shape.height * k)), noise: false };
+      return {
+        width: Math.max(1, Math.round(shape.width * k)),
+        height: Math.max(1, Math.round(shape.height * k)),
+        noise: false,
+      };
     }
   }
   return { width: TEST_IMAGE_LONG_SIDE, height: TEST_IMAGE_LONG_SIDE, noise: false };

@@ -19,7 +19,8 @@ beforeEach(async () => {
   [discord, fake] = await Promise.all([FakeDiscord.start(), FakeFal.start()]);
   fal = createFalClient({
     credentials: fake.key,
-    requestMiddleware: (req) => Promise.resolve({ ...req, url: req.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, fake.baseUrl) }),
+    requestMiddleware: (req) =>
+      Promise.resolve({ ...req, url: req.url.replace(/^https:\/\/(queue\.)?fal\.run(?=\/)/, fake.baseUrl) }),
   });
   rest = new REST({ api: discord.apiUrl }).setToken(discord.token);
 });
@@ -41,7 +42,10 @@ describe('FakeFal fetching from the fake Discord CDN', () => {
   it('runs an /edit on the attachment a member acted on: fal fetched exactly those bytes', async () => {
     const png = testPng(80, 40, { variant: 8 });
     const url = await postResult(png);
-    const { data } = await fal.subscribe('fal-ai/nano-banana-2/edit', { input: { prompt: 'make the sky purple', image_urls: [url] }, pollInterval: 5 });
+    const { data } = await fal.subscribe('fal-ai/nano-banana-2/edit', {
+      input: { prompt: 'make the sky purple', image_urls: [url] },
+      pollInterval: 5,
+    });
     const [fetched] = fake.submissions[0]!.fetchedImages;
     expect(fetched?.url).toBe(url);
     expect(fetched?.bytes?.equals(png)).toBe(true);
@@ -54,7 +58,9 @@ describe('FakeFal fetching from the fake Discord CDN', () => {
     const url = await postResult(png);
     discord.cdn.advanceClock(7 * 24 * 60 * 60 * 1000);
 
-    const error = await fal.queue.submit('fal-ai/esrgan', { input: { image_url: url, scale: 2 } }).catch((e: unknown) => e);
+    const error = await fal.queue
+      .submit('fal-ai/esrgan', { input: { image_url: url, scale: 2 } })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).fieldErrors.map((e) => e.type)).toEqual(['file_download_error']);
     expect(discord.cdn.requests.at(-1)).toMatchObject({ status: 404, problem: 'expired' });
@@ -62,7 +68,10 @@ describe('FakeFal fetching from the fake Discord CDN', () => {
     const { refreshed_urls } = (await rest.post('/attachments/refresh-urls', { body: { attachment_urls: [url] } })) as {
       refreshed_urls: { original: string; refreshed: string }[];
     };
-    const { data } = await fal.subscribe('fal-ai/esrgan', { input: { image_url: refreshed_urls[0]!.refreshed, scale: 2 }, pollInterval: 5 });
+    const { data } = await fal.subscribe('fal-ai/esrgan', {
+      input: { image_url: refreshed_urls[0]!.refreshed, scale: 2 },
+      pollInterval: 5,
+    });
     expect(fake.submissions[0]!.fetchedImages[0]!.bytes!.equals(png)).toBe(true);
     expect([data.image.width, data.image.height]).toEqual([64, 64]);
   });

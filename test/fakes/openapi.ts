@@ -95,10 +95,17 @@ function discriminateUnions(node: unknown, schemas: JsonObject): void {
     let allRequireType = true;
     for (const branch of branches) {
       const ref = isObject(branch) ? branch['$ref'] : undefined;
-      const target = typeof ref === 'string' && ref.startsWith('#/components/schemas/') ? schemas[ref.slice(21)] : undefined;
+      const target =
+        typeof ref === 'string' && ref.startsWith('#/components/schemas/') ? schemas[ref.slice(21)] : undefined;
       const properties = isObject(target) ? target['properties'] : undefined;
       const tag = isObject(properties) ? properties['type'] : undefined;
-      const values = isObject(tag) ? (Array.isArray(tag['enum']) ? tag['enum'] : 'const' in tag ? [tag['const']] : undefined) : undefined;
+      const values = isObject(tag)
+        ? Array.isArray(tag['enum'])
+          ? tag['enum']
+          : 'const' in tag
+            ? [tag['const']]
+            : undefined
+        : undefined;
       if (!values) break;
       tags.push(values);
       const required = isObject(target) ? target['required'] : undefined;
@@ -123,7 +130,8 @@ function rebaseRefs(node: unknown): unknown {
   if (!isObject(node)) return node;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(node)) {
-    out[key] = key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${SPEC_ID}${value}` : rebaseRefs(value);
+    out[key] =
+      key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${SPEC_ID}${value}` : rebaseRefs(value);
   }
   return out;
 }
@@ -152,7 +160,10 @@ function load(): LoadedSpec {
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
   ajvFormats.default(ajv);
   // OpenAPI's own formats; Discord's snowflakes and nonces are already constrained by `pattern`/`maxLength`.
-  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
+  ajv.addFormat('int32', {
+    type: 'number',
+    validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
+  });
   ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   ajv.addFormat('double', { type: 'number', validate: (n: number) => Number.isFinite(n) });
   ajv.addFormat('snowflake', /^(0|[1-9][0-9]*)$/);
@@ -162,7 +173,9 @@ function load(): LoadedSpec {
   const operations: Operation[] = [];
   for (const [template, item] of Object.entries(paths)) {
     if (!isObject(item)) continue;
-    const segments = template.split('/').map((segment) => (/^\{[^}]+\}$/.test(segment) ? '[^/]+' : escapeRegex(segment)));
+    const segments = template
+      .split('/')
+      .map((segment) => (/^\{[^}]+\}$/.test(segment) ? '[^/]+' : escapeRegex(segment)));
     const regex = new RegExp(`^${segments.join('/')}$`);
     const params = (template.match(/\{/g) ?? []).length;
     for (const method of METHODS) {
@@ -219,14 +232,23 @@ export function checkRequestBody(
     if (!operation.requestBody.required || kind === 'multipart') return { operation: operation.name, errors: [] };
     return {
       operation: operation.name,
-      errors: [{ instancePath: '', schemaPath: '#/required', keyword: 'required', params: {}, message: 'a request body is required' }],
+      errors: [
+        {
+          instancePath: '',
+          schemaPath: '#/required',
+          keyword: 'required',
+          params: {},
+          message: 'a request body is required',
+        },
+      ],
     };
   }
   const mediaType = kind === 'json' ? 'application/json' : 'multipart/form-data';
   const key = `${operation.name} ${mediaType}`;
   let validate = spec.validators.get(key);
   if (!validate) {
-    const schema = operation.requestBody.content[mediaType]?.schema ?? operation.requestBody.content['application/json']?.schema;
+    const schema =
+      operation.requestBody.content[mediaType]?.schema ?? operation.requestBody.content['application/json']?.schema;
     if (schema === undefined) return undefined;
     const copy = structuredClone(schema);
     discriminateUnions(copy, spec.schemas);
@@ -251,13 +273,19 @@ function discordError(error: ErrorObject): { code: string; message: string } {
       return { code: 'BASE_TYPE_REQUIRED', message: 'This field is required' };
     case 'enum':
     case 'const':
-      return { code: 'BASE_TYPE_CHOICES', message: `Value must be one of ${JSON.stringify((error.params as { allowedValues?: unknown }).allowedValues ?? (error.params as { allowedValue?: unknown }).allowedValue)}.` };
+      return {
+        code: 'BASE_TYPE_CHOICES',
+        message: `Value must be one of ${JSON.stringify((error.params as { allowedValues?: unknown }).allowedValues ?? (error.params as { allowedValue?: unknown }).allowedValue)}.`,
+      };
     case 'maximum':
       return { code: 'NUMBER_TYPE_MAX', message: `int value should be less than or equal to ${String(limit)}.` };
     case 'minimum':
       return { code: 'NUMBER_TYPE_MIN', message: `int value should be greater than or equal to ${String(limit)}.` };
     case 'type':
-      return { code: 'BASE_TYPE_INVALID', message: `Value must be ${String((error.params as { type?: unknown }).type)}.` };
+      return {
+        code: 'BASE_TYPE_INVALID',
+        message: `Value must be ${String((error.params as { type?: unknown }).type)}.`,
+      };
     default:
       return { code: 'BASE_TYPE_INVALID', message: error.message ?? 'Invalid value.' };
   }
@@ -273,13 +301,21 @@ export function toDiscordFormErrors(errors: readonly ErrorObject[]): JsonObject 
   // `oneOf: [{type: 'null'}, {...}]` reports "must be null" beside the real error inside the object.
   const informative = specific.filter(
     (e) =>
-      !(e.keyword === 'type' && (e.params as { type?: unknown }).type === 'null' &&
-        specific.some((other) => other !== e && other.instancePath.startsWith(e.instancePath) && other.keyword !== 'type')),
+      !(
+        e.keyword === 'type' &&
+        (e.params as { type?: unknown }).type === 'null' &&
+        specific.some(
+          (other) => other !== e && other.instancePath.startsWith(e.instancePath) && other.keyword !== 'type',
+        )
+      ),
   );
   const chosen = informative.length > 0 ? informative : specific.length > 0 ? specific : errors;
   const tree: JsonObject = {};
   for (const error of chosen) {
-    const segments = error.instancePath.split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segments = error.instancePath
+      .split('/')
+      .filter(Boolean)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (error.keyword === 'required') {
       segments.push(String((error.params as { missingProperty?: unknown }).missingProperty));
     }

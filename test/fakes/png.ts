@@ -46,7 +46,10 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 function checkSize(width: number, height: number): void {
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
+  for (const [name, v] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1 || v > MAX_SIDE) {
       throw new RangeError(`PNG ${name} must be an integer in 1..${MAX_SIDE}, got ${v}`);
     }

@@ -9,7 +9,9 @@ describe('classifyFalError', () => {
     const error = new ValidationError({
       message: 'Unprocessable',
       status: 422,
-      body: { detail: [{ loc: ['body', 'prompt'], msg: 'flagged by a content checker', type: 'content_policy_violation' }] },
+      body: {
+        detail: [{ loc: ['body', 'prompt'], msg: 'flagged by a content checker', type: 'content_policy_violation' }],
+      },
     });
     expect(classifyFalError(error)).toEqual({ kind: 'safety' });
   });
@@ -24,8 +26,12 @@ describe('classifyFalError', () => {
   });
 
   it('tells a bad key from an empty account', () => {
-    expect(classifyFalError(api(401, { detail: 'No user found for Key ID and Secret' }))).toEqual({ kind: 'unauthorized' });
-    expect(classifyFalError(api(403, { detail: 'User is locked. Reason: Exhausted balance.' }))).toEqual({ kind: 'no_credit' });
+    expect(classifyFalError(api(401, { detail: 'No user found for Key ID and Secret' }))).toEqual({
+      kind: 'unauthorized',
+    });
+    expect(classifyFalError(api(403, { detail: 'User is locked. Reason: Exhausted balance.' }))).toEqual({
+      kind: 'no_credit',
+    });
     expect(classifyFalError(api(403, { detail: 'Forbidden' }))).toEqual({ kind: 'unauthorized' });
   });
 

@@ -51,6 +51,10 @@ describe('guardSubmitRetries', () => {
     const poll = guardSubmitRetries(() => Promise.reject(error));
     await expect(poll('https://queue.fal.run/fal-ai/imagen4/requests/1/status', { method: 'GET' })).rejects.toBe(error);
     const busy = new Response('{}', { status: 503 });
-    expect(await guardSubmitRetries(() => Promise.resolve(busy))('https://queue.fal.run/fal-ai/imagen4/requests/1', { method: 'GET' })).toBe(busy);
+    expect(
+      await guardSubmitRetries(() => Promise.resolve(busy))('https://queue.fal.run/fal-ai/imagen4/requests/1', {
+        method: 'GET',
+      }),
+    ).toBe(busy);
   });
 });

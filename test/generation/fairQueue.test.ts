@@ -53,11 +53,17 @@ function referenceOrder(waiting: readonly WaitingJob[], dispatches: readonly Dis
   const better = (a: [number, number], b: [number, number]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
   while (left.length > 0) {
     const guilds = [...new Set(left.map((j) => j.guildId ?? '@dm'))];
-    const guildKey = (g: string): [number, number] => [served.get(`g:${g}`) ?? Number.NEGATIVE_INFINITY, Math.min(...left.filter((j) => (j.guildId ?? '@dm') === g).map((j) => j.id))];
+    const guildKey = (g: string): [number, number] => [
+      served.get(`g:${g}`) ?? Number.NEGATIVE_INFINITY,
+      Math.min(...left.filter((j) => (j.guildId ?? '@dm') === g).map((j) => j.id)),
+    ];
     const guild = guilds.reduce((best, g) => (better(guildKey(g), guildKey(best)) ? g : best));
     const inGuild = left.filter((j) => (j.guildId ?? '@dm') === guild);
     const members = [...new Set(inGuild.map((j) => j.requesterId))];
-    const memberKey = (m: string): [number, number] => [served.get(`m:${guild}/${m}`) ?? Number.NEGATIVE_INFINITY, Math.min(...inGuild.filter((j) => j.requesterId === m).map((j) => j.id))];
+    const memberKey = (m: string): [number, number] => [
+      served.get(`m:${guild}/${m}`) ?? Number.NEGATIVE_INFINITY,
+      Math.min(...inGuild.filter((j) => j.requesterId === m).map((j) => j.id)),
+    ];
     const member = members.reduce((best, m) => (better(memberKey(m), memberKey(best)) ? m : best));
     const next = inGuild.find((j) => j.requesterId === member)!;
     order.push(next.id);
@@ -94,7 +100,10 @@ describe('fairOrder against the rule written out literally', () => {
         requesterId: pick(members),
         at: 1 + Math.floor(next() * 5), // few distinct times: plenty of ties
       }));
-      expect(fairOrder(waiting, dispatches).map((j) => j.id), `seed ${seed}`).toEqual(referenceOrder(waiting, dispatches));
+      expect(
+        fairOrder(waiting, dispatches).map((j) => j.id),
+        `seed ${seed}`,
+      ).toEqual(referenceOrder(waiting, dispatches));
     }
   });
 });

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFal } from '../../src/fal/client.js';
 import type { DownloadedImage } from '../../src/generation/images.js';
-import { GenerationService, type Failure, type GenerationRequest, type Progress, type ReplyTarget } from '../../src/generation/service.js';
+import {
+  GenerationService,
+  type Failure,
+  type GenerationRequest,
+  type Progress,
+  type ReplyTarget,
+} from '../../src/generation/service.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { GenerationStore, type Generation } from '../../src/store/generations.js';
@@ -48,7 +54,13 @@ class RecordingTarget implements ReplyTarget {
   }
 }
 
-const LIMITS = { userMaxActiveJobs: 5, userCooldownSeconds: 0, userDailyImages: 100, guildDailyImages: 1000, guildDailyBudgetUsd: 100 };
+const LIMITS = {
+  userMaxActiveJobs: 5,
+  userCooldownSeconds: 0,
+  userDailyImages: 100,
+  guildDailyImages: 1000,
+  guildDailyBudgetUsd: 100,
+};
 
 interface Harness {
   fal: FakeFal;

@@ -54,14 +54,26 @@ const checked = {
 
 /** The endpoints of the per-image actions and of reference images: the models' /edit endpoints and the upscaler. */
 const checkedActions = {
-  'fal-ai/nano-banana-2/edit': true satisfies Fits<Body<typeof NanoBanana2EditRequest>, FalInput<'fal-ai/nano-banana-2/edit'>>,
-  'fal-ai/nano-banana-pro/edit': true satisfies Fits<Body<typeof NanoBananaProEditRequest>, FalInput<'fal-ai/nano-banana-pro/edit'>>,
+  'fal-ai/nano-banana-2/edit': true satisfies Fits<
+    Body<typeof NanoBanana2EditRequest>,
+    FalInput<'fal-ai/nano-banana-2/edit'>
+  >,
+  'fal-ai/nano-banana-pro/edit': true satisfies Fits<
+    Body<typeof NanoBananaProEditRequest>,
+    FalInput<'fal-ai/nano-banana-pro/edit'>
+  >,
   'fal-ai/esrgan': true satisfies Fits<Body<typeof EsrganRequest>, FalInput<'fal-ai/esrgan'>>,
 } as const;
 
 const outputsChecked = {
-  'fal-ai/nano-banana-2/edit': true satisfies Parses<FalOutput<'fal-ai/nano-banana-2/edit'>, typeof NanoBananaEditOutput>,
-  'fal-ai/nano-banana-pro/edit': true satisfies Parses<FalOutput<'fal-ai/nano-banana-pro/edit'>, typeof NanoBananaEditOutput>,
+  'fal-ai/nano-banana-2/edit': true satisfies Parses<
+    FalOutput<'fal-ai/nano-banana-2/edit'>,
+    typeof NanoBananaEditOutput
+  >,
+  'fal-ai/nano-banana-pro/edit': true satisfies Parses<
+    FalOutput<'fal-ai/nano-banana-pro/edit'>,
+    typeof NanoBananaEditOutput
+  >,
   'fal-ai/esrgan': true satisfies Parses<FalOutput<'fal-ai/esrgan'>, typeof UpscaleOutput>,
   // The upscaler we did not choose answers the same shape, so switching to it keeps the output schema.
   'fal-ai/topaz/upscale/image': true satisfies Parses<FalOutput<'fal-ai/topaz/upscale/image'>, typeof UpscaleOutput>,
@@ -107,9 +119,15 @@ describe("request schemas against fal's generated endpoint types", () => {
   it("fails the type-check for a field fal does not take or a value fal's enum lacks", () => {
     // These two lines document what the check catches: each would not compile without its @ts-expect-error.
     // @ts-expect-error -- negative_prompt is not in fal's Nano Banana 2 input
-    const extraField: true = true satisfies Fits<{ prompt: string; negative_prompt: string }, FalInput<'fal-ai/nano-banana-2'>>;
+    const extraField: true = true satisfies Fits<
+      { prompt: string; negative_prompt: string },
+      FalInput<'fal-ai/nano-banana-2'>
+    >;
     // @ts-expect-error -- 0.5K is not a Nano Banana Pro resolution
-    const badEnum: true = true satisfies Fits<{ prompt: string; resolution: '0.5K' }, FalInput<'fal-ai/nano-banana-pro'>>;
+    const badEnum: true = true satisfies Fits<
+      { prompt: string; resolution: '0.5K' },
+      FalInput<'fal-ai/nano-banana-pro'>
+    >;
     // @ts-expect-error -- an output whose image has no url is not what UpscaleOutput parses
     const badOutput: true = true satisfies Parses<{ image: { width: number } }, typeof UpscaleOutput>;
     expect([extraField, badEnum, badOutput]).toEqual([true, true, true]);

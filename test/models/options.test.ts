@@ -13,7 +13,14 @@ describe('optionsFromModels', () => {
   const byName = Object.fromEntries(options.map((option) => [option.name, option]));
 
   it('is the union of every model input, required options first', () => {
-    expect(options.map((o) => o.name)).toEqual(['prompt', 'aspect_ratio', 'num_images', 'seed', 'resolution', 'negative_prompt']);
+    expect(options.map((o) => o.name)).toEqual([
+      'prompt',
+      'aspect_ratio',
+      'num_images',
+      'seed',
+      'resolution',
+      'negative_prompt',
+    ]);
     expect(byName.prompt).toMatchObject({
       type: ApplicationCommandOptionType.String,
       required: true,
@@ -26,12 +33,37 @@ describe('optionsFromModels', () => {
   it('turns enums into choices (the union, within Discord’s 25) and integer bounds into min/max', () => {
     const ratios = (byName.aspect_ratio as { choices: { value: string }[] }).choices.map((c) => c.value);
     expect(new Set(ratios)).toEqual(
-      new Set(['auto', '21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16', '4:1', '1:4', '8:1', '1:8']),
+      new Set([
+        'auto',
+        '21:9',
+        '16:9',
+        '3:2',
+        '4:3',
+        '5:4',
+        '1:1',
+        '4:5',
+        '3:4',
+        '2:3',
+        '9:16',
+        '4:1',
+        '1:4',
+        '8:1',
+        '1:8',
+      ]),
     );
     expect(ratios.length).toBeLessThanOrEqual(25);
-    expect((byName.resolution as { choices: { value: string }[] }).choices.map((c) => c.value)).toEqual(['0.5K', '1K', '2K', '4K']);
+    expect((byName.resolution as { choices: { value: string }[] }).choices.map((c) => c.value)).toEqual([
+      '0.5K',
+      '1K',
+      '2K',
+      '4K',
+    ]);
     expect(byName.num_images).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: 1, max_value: 4 });
-    expect(byName.seed).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: 0, max_value: SEED_MAX });
+    expect(byName.seed).toMatchObject({
+      type: ApplicationCommandOptionType.Integer,
+      min_value: 0,
+      max_value: SEED_MAX,
+    });
   });
 
   it('keeps every description within Discord limits', () => {
@@ -45,7 +77,9 @@ describe('optionsFromModels', () => {
     const gemini = optionsFromModels(modelsWithIds(['nano-banana-2', 'nano-banana-pro'])).map((o) => o.name);
     expect(gemini).not.toContain('negative_prompt');
     expect(optionsFromModels(modelsWithIds(['imagen4-fast'])).map((o) => o.name)).not.toContain('resolution');
-    expect(optionsFromModels(modelsWithIds(['nano-banana-2', 'imagen4'])).map((o) => o.name)).toContain('negative_prompt');
+    expect(optionsFromModels(modelsWithIds(['nano-banana-2', 'imagen4'])).map((o) => o.name)).toContain(
+      'negative_prompt',
+    );
   });
 });
 

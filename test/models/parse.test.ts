@@ -27,7 +27,11 @@ describe('parseGenerationInput', () => {
   });
 
   it('keeps a seed the member chose', () => {
-    const result = parseGenerationInput(model('imagen4-ultra'), { prompt: 'x', seed: 7, resolution: '2K' }, { pickSeed: () => 99 });
+    const result = parseGenerationInput(
+      model('imagen4-ultra'),
+      { prompt: 'x', seed: 7, resolution: '2K' },
+      { pickSeed: () => 99 },
+    );
     expect(result.ok && result.input).toMatchObject({ seed: 7, resolution: '2K' });
   });
 
@@ -43,26 +47,50 @@ describe('parseGenerationInput', () => {
   });
 
   it('refuses an option the model lacks and names the offered models that take it', () => {
-    expect(parseGenerationInput(model('nano-banana-2'), { prompt: 'x', constructor: 'y' }, { offered: MODELS })).toEqual({
+    expect(
+      parseGenerationInput(model('nano-banana-2'), { prompt: 'x', constructor: 'y' }, { offered: MODELS }),
+    ).toEqual({
       ok: false,
       problems: ['Nano Banana 2 does not take a constructor. Leave constructor out.'],
     });
-    const result = parseGenerationInput(model('nano-banana-2'), { prompt: 'x', negative_prompt: 'people' }, { offered: MODELS });
+    const result = parseGenerationInput(
+      model('nano-banana-2'),
+      { prompt: 'x', negative_prompt: 'people' },
+      { offered: MODELS },
+    );
     expect(result).toEqual({
       ok: false,
-      problems: ['Nano Banana 2 does not take a negative prompt. Choose Imagen 4 or Imagen 4 Fast or Imagen 4 Ultra, or leave negative prompt out.'],
+      problems: [
+        'Nano Banana 2 does not take a negative prompt. Choose Imagen 4 or Imagen 4 Fast or Imagen 4 Ultra, or leave negative prompt out.',
+      ],
     });
-    const alone = parseGenerationInput(model('nano-banana-2'), { prompt: 'x', negative_prompt: 'people' }, { offered: [model('nano-banana-2')] });
-    expect(alone).toEqual({ ok: false, problems: ['Nano Banana 2 does not take a negative prompt. Leave negative prompt out.'] });
-    expect(parseGenerationInput(model('imagen4-fast'), { prompt: 'x', resolution: '2K' }, { offered: MODELS })).toMatchObject({
+    const alone = parseGenerationInput(
+      model('nano-banana-2'),
+      { prompt: 'x', negative_prompt: 'people' },
+      { offered: [model('nano-banana-2')] },
+    );
+    expect(alone).toEqual({
       ok: false,
-      problems: [expect.stringContaining('Imagen 4 Fast does not take a resolution. Choose Nano Banana 2 or Nano Banana Pro or Imagen 4 or Imagen 4 Ultra')],
+      problems: ['Nano Banana 2 does not take a negative prompt. Leave negative prompt out.'],
+    });
+    expect(
+      parseGenerationInput(model('imagen4-fast'), { prompt: 'x', resolution: '2K' }, { offered: MODELS }),
+    ).toMatchObject({
+      ok: false,
+      problems: [
+        expect.stringContaining(
+          'Imagen 4 Fast does not take a resolution. Choose Nano Banana 2 or Nano Banana Pro or Imagen 4 or Imagen 4 Ultra',
+        ),
+      ],
     });
   });
 
   it('explains out-of-range values in plain words', () => {
     const tooLong = parseGenerationInput(model('nano-banana-2'), { prompt: 'a'.repeat(PROMPT_MAX_LENGTH + 1) });
-    expect(tooLong).toEqual({ ok: false, problems: [`The prompt is too long: the most is ${PROMPT_MAX_LENGTH} characters.`] });
+    expect(tooLong).toEqual({
+      ok: false,
+      problems: [`The prompt is too long: the most is ${PROMPT_MAX_LENGTH} characters.`],
+    });
     const many = parseGenerationInput(model('nano-banana-2'), { prompt: 'x', num_images: 5 });
     expect(many).toEqual({ ok: false, problems: ['The num images must be at most 4.'] });
     const seed = parseGenerationInput(model('nano-banana-2'), { prompt: 'x', seed: SEED_MAX + 1 });
@@ -79,7 +107,15 @@ describe('parseGenerationInput', () => {
 
 describe('adaptInput', () => {
   it('carries an Imagen 4 generation over to Nano Banana 2: what it takes is kept, the rest dropped', () => {
-    const old = { prompt: 'a fox', negative_prompt: 'people', aspect_ratio: '16:9', num_images: 2, seed: 5, resolution: '2K', safety_tolerance: '4' } as const;
+    const old = {
+      prompt: 'a fox',
+      negative_prompt: 'people',
+      aspect_ratio: '16:9',
+      num_images: 2,
+      seed: 5,
+      resolution: '2K',
+      safety_tolerance: '4',
+    } as const;
     expect(adaptInput(model('nano-banana-2'), old)).toEqual({
       ok: true,
       input: { prompt: 'a fox', aspect_ratio: '16:9', num_images: 2, seed: 5, resolution: '2K' },

@@ -48,7 +48,9 @@ describe('LoopPacer', () => {
     const pacer = new LoopPacer();
     const started: string[] = [];
     const controller = new AbortController();
-    const ahead = Array.from({ length: 5 }, (_, i) => pacer.run(() => Promise.resolve(void started.push(`ahead ${i}`))));
+    const ahead = Array.from({ length: 5 }, (_, i) =>
+      pacer.run(() => Promise.resolve(void started.push(`ahead ${i}`))),
+    );
     const dropped = pacer.run(() => Promise.resolve(void started.push('dropped')), 'routine', controller.signal);
     controller.abort();
     await expect(dropped).rejects.toThrow(/abort/i);

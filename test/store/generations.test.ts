@@ -33,7 +33,10 @@ describe('GenerationStore rows', () => {
     db = openDatabase(':memory:');
     const generation = new GenerationStore(db).create(fresh);
     expect(generation).toMatchObject({ input: fresh.input, safetyTolerance: '2' });
-    const stored = db.prepare('SELECT input_json, safety_tolerance FROM generations').get() as { input_json: string; safety_tolerance: string };
+    const stored = db.prepare('SELECT input_json, safety_tolerance FROM generations').get() as {
+      input_json: string;
+      safety_tolerance: string;
+    };
     expect(JSON.parse(stored.input_json)).toEqual(fresh.input);
     expect(stored.safety_tolerance).toBe('2');
   });
@@ -44,12 +47,34 @@ describe('GenerationStore rows', () => {
     db.prepare(
       `INSERT INTO generations (status, model_id, input_json, requester_id, channel_id, application_id, created_at)
        VALUES ('done', 'imagen4', ?, '1', '2', '3', 1)`,
-    ).run(JSON.stringify({ prompt: 'old', aspect_ratio: '4:3', num_images: 1, seed: 9, resolution: '2K', safety_tolerance: '5' }));
+    ).run(
+      JSON.stringify({
+        prompt: 'old',
+        aspect_ratio: '4:3',
+        num_images: 1,
+        seed: 9,
+        resolution: '2K',
+        safety_tolerance: '5',
+      }),
+    );
     migrate(db);
-    const row = db.prepare('SELECT input_json, safety_tolerance FROM generations').get() as { input_json: string; safety_tolerance: string };
+    const row = db.prepare('SELECT input_json, safety_tolerance FROM generations').get() as {
+      input_json: string;
+      safety_tolerance: string;
+    };
     expect(row.safety_tolerance).toBe('5');
-    expect(JSON.parse(row.input_json)).toEqual({ prompt: 'old', aspect_ratio: '4:3', num_images: 1, seed: 9, resolution: '2K' });
-    expect(new GenerationStore(db).require(1)).toMatchObject({ modelId: 'imagen4', safetyTolerance: '5', input: { seed: 9 } });
+    expect(JSON.parse(row.input_json)).toEqual({
+      prompt: 'old',
+      aspect_ratio: '4:3',
+      num_images: 1,
+      seed: 9,
+      resolution: '2K',
+    });
+    expect(new GenerationStore(db).require(1)).toMatchObject({
+      modelId: 'imagen4',
+      safetyTolerance: '5',
+      input: { seed: 9 },
+    });
   });
 
   it('fails loudly, naming the field, on a damaged row, and still resumes the others', () => {

@@ -55,7 +55,13 @@ export function mentions(generation: Generation, inChannel: boolean | undefined)
   return inChannel ? { ...NO_PINGS, users: [generation.requesterId] } : NO_PINGS;
 }
 
-export function button(action: ComponentAction, id: number, label: string, style: ButtonStyle, emoji?: string): ButtonBuilder {
+export function button(
+  action: ComponentAction,
+  id: number,
+  label: string,
+  style: ButtonStyle,
+  emoji?: string,
+): ButtonBuilder {
   const built = new ButtonBuilder()
     .setCustomId(encodeCustomId({ command: GENERATION_COMPONENTS, action, id }))
     .setLabel(label)
@@ -87,4 +93,3 @@ export function parameterLine(generation: Generation): string {
     model?.label ?? generation.modelId,
   ].join(' · ');
 }
-

@@ -38,4 +38,3 @@ export function renderEditModal(generation: Generation, options: { negativePromp
     .setTitle('Edit and generate again')
     .addLabelComponents(...labels);
 }
-

@@ -1,5 +1,14 @@
 /** A job's messages: its progress while it waits or runs, its result with buttons, or why it failed. */
-import { ButtonStyle, TimestampStyles, messageLink, time, userMention, type ActionRowBuilder, type ButtonBuilder, type MessageActionRowComponentBuilder } from 'discord.js';
+import {
+  ButtonStyle,
+  TimestampStyles,
+  messageLink,
+  time,
+  userMention,
+  type ActionRowBuilder,
+  type ButtonBuilder,
+  type MessageActionRowComponentBuilder,
+} from 'discord.js';
 import type { DownloadedImage } from '../../generation/images.js';
 import type { Failure, Progress } from '../../generation/service.js';
 import { findModel } from '../../models/registry.js';
@@ -127,7 +136,11 @@ export function failureMessage(generation: Generation, failure: Failure): string
 }
 
 /** The reply when a job ends without images: what happened, and the buttons that make sense next. */
-export function renderFailure(generation: Generation, failure: Failure, options: { inChannel?: boolean } = {}): MessageView {
+export function renderFailure(
+  generation: Generation,
+  failure: Failure,
+  options: { inChannel?: boolean } = {},
+): MessageView {
   const retry = button('same', generation.id, 'Try again', ButtonStyle.Primary, '🔁');
   const edit = button('edit', generation.id, 'Edit', ButtonStyle.Secondary, '✏️');
   const components =
@@ -153,4 +166,3 @@ export function renderFailure(generation: Generation, failure: Failure, options:
 export function useDefaultModelButton(id: number): ButtonBuilder {
   return button('default', id, 'Use the default model', ButtonStyle.Primary, '🔄');
 }
-

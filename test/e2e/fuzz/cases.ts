@@ -97,24 +97,40 @@ export interface Targets {
 }
 
 export type Json = Record<string, unknown>;
-export const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 // ---------------------------------------------------------------------------------------------------------
 // Payload builders: start from the fake's builders (valid envelopes), then break what the case is about
 
 export type Option = { name: string; type: number; value?: unknown; options?: unknown };
 
-export function command(world: World, user: FakeUser, name: string, options: readonly Option[] | undefined): InteractionPayload {
-  const payload = world.discord.chatInput({ name: 'imagine', options: [{ name: 'prompt', type: T.String, value: 'x' }], user });
+export function command(
+  world: World,
+  user: FakeUser,
+  name: string,
+  options: readonly Option[] | undefined,
+): InteractionPayload {
+  const payload = world.discord.chatInput({
+    name: 'imagine',
+    options: [{ name: 'prompt', type: T.String, value: 'x' }],
+    user,
+  });
   const data: Json = { ...(payload['data'] as Json), name };
   delete data['options'];
   if (options) data['options'] = options;
   return { ...payload, data };
 }
 
-export const imagine = (world: World, user: FakeUser, options: readonly Option[]) => command(world, user, 'imagine', options);
+export const imagine = (world: World, user: FakeUser, options: readonly Option[]) =>
+  command(world, user, 'imagine', options);
 
-export function click(world: World, user: FakeUser, customId: string, messageId = FABRICATED_MESSAGE): InteractionPayload {
+export function click(
+  world: World,
+  user: FakeUser,
+  customId: string,
+  messageId = FABRICATED_MESSAGE,
+): InteractionPayload {
   return world.discord.button({ customId, message: { id: messageId }, user });
 }
 

@@ -64,10 +64,19 @@ const GENERATORS: Generator[] = [
         [[{ name: 'model', type: T.String, value: 'dall-e' }], PLAIN.noModel],
         [[{ name: 'model', type: T.String, value: '@everyone' }], PLAIN.noModel],
         [[{ name: 'model', type: T.String, value: '' }], PLAIN.noModel],
-        [[{ name: 'model', type: T.String, value: 'imagen4-fast' }, { name: 'resolution', type: T.String, value: '2K' }], PLAIN.unsupported],
+        [
+          [
+            { name: 'model', type: T.String, value: 'imagen4-fast' },
+            { name: 'resolution', type: T.String, value: '2K' },
+          ],
+          PLAIN.unsupported,
+        ],
       ];
       const [options, content] = rng.pick(bad);
-      return { payload: imagine(world, rng.pick(attackers), rng.shuffle([prompt(rng), ...options])), expect: reply(content) };
+      return {
+        payload: imagine(world, rng.pick(attackers), rng.shuffle([prompt(rng), ...options])),
+        expect: reply(content),
+      };
     },
   },
   {
@@ -106,8 +115,20 @@ const GENERATORS: Generator[] = [
     category: 'imagine: unknown or hostile option names',
     weight: 5,
     make(rng, world) {
-      const name = rng.pick(['steps', 'guidance_scale', 'sync_mode', '@everyone', '<@&222222222222222222>', '**bold**', 'constructor', 'x'.repeat(100)]);
-      return { payload: imagine(world, rng.pick(attackers), [prompt(rng), { name, type: T.String, value: 'y' }]), expect: reply(PLAIN.unsupported) };
+      const name = rng.pick([
+        'steps',
+        'guidance_scale',
+        'sync_mode',
+        '@everyone',
+        '<@&222222222222222222>',
+        '**bold**',
+        'constructor',
+        'x'.repeat(100),
+      ]);
+      return {
+        payload: imagine(world, rng.pick(attackers), [prompt(rng), { name, type: T.String, value: 'y' }]),
+        expect: reply(PLAIN.unsupported),
+      };
     },
   },
   {
@@ -202,19 +223,25 @@ const GENERATORS: Generator[] = [
     },
   },
   {
-    category: "other members click Delete on a real result",
+    category: 'other members click Delete on a real result',
     weight: 6,
     make(rng, world, targets) {
       const target = rng.pick(targets.results);
-      return { payload: click(world, rng.pick(attackers), `imagine:delete:${target.generationId}`, target.messageId), expect: reply(PLAIN.deleteDenied) };
+      return {
+        payload: click(world, rng.pick(attackers), `imagine:delete:${target.generationId}`, target.messageId),
+        expect: reply(PLAIN.deleteDenied),
+      };
     },
   },
   {
-    category: "other members click Cancel on a running job",
+    category: 'other members click Cancel on a running job',
     weight: 6,
     make(rng, world, targets) {
       const target = rng.pick(targets.held);
-      return { payload: click(world, rng.pick(attackers), `imagine:cancel:${target.generationId}`, target.messageId), expect: reply(PLAIN.cancelDenied) };
+      return {
+        payload: click(world, rng.pick(attackers), `imagine:cancel:${target.generationId}`, target.messageId),
+        expect: reply(PLAIN.cancelDenied),
+      };
     },
   },
   {
@@ -223,10 +250,16 @@ const GENERATORS: Generator[] = [
     make(rng, world, targets) {
       const choice = rng.int(0, 2);
       if (choice === 0) {
-        return { payload: click(world, rng.pick(attackers), `imagine:delete:${rng.pick(targets.results).generationId}`), expect: reply(PLAIN.deleteDenied) };
+        return {
+          payload: click(world, rng.pick(attackers), `imagine:delete:${rng.pick(targets.results).generationId}`),
+          expect: reply(PLAIN.deleteDenied),
+        };
       }
       const target = choice === 1 ? rng.pick(targets.results) : rng.pick(targets.held);
-      return { payload: click(world, rng.pick(attackers), `imagine:cancel:${target.generationId}`), expect: reply(PLAIN.cancelDenied) };
+      return {
+        payload: click(world, rng.pick(attackers), `imagine:cancel:${target.generationId}`),
+        expect: reply(PLAIN.cancelDenied),
+      };
     },
   },
   {
@@ -234,7 +267,10 @@ const GENERATORS: Generator[] = [
     weight: 2,
     make(rng, world, targets) {
       const target = rng.pick(targets.results);
-      return { payload: click(world, rng.pick(attackers), `imagine:edit:${target.generationId}`, target.messageId), expect: { kind: 'modal' } };
+      return {
+        payload: click(world, rng.pick(attackers), `imagine:edit:${target.generationId}`, target.messageId),
+        expect: { kind: 'modal' },
+      };
     },
   },
   {
@@ -245,7 +281,11 @@ const GENERATORS: Generator[] = [
       const user = rng.pick(attackers);
       const cases: Array<[string, Record<string, string>, RegExp]> = [
         [`imagine:edit-submit:${id}`, { prompt: `a ${longText(rng, 6000)}`, negative_prompt: '' }, PLAIN.tooLong],
-        [`imagine:edit-submit:${id}`, { prompt: hostileText(rng), negative_prompt: longText(rng, rng.int(1001, 4000)) }, PLAIN.tooLong],
+        [
+          `imagine:edit-submit:${id}`,
+          { prompt: hostileText(rng), negative_prompt: longText(rng, rng.int(1001, 4000)) },
+          PLAIN.tooLong,
+        ],
         [`imagine:edit-submit:${id}`, { prompt: '', negative_prompt: '' }, PLAIN.empty],
         [`imagine:edit-submit:${id}`, { prompt: ' \n ', negative_prompt: hostileText(rng) }, PLAIN.empty],
         ['imagine:edit-submit:999999', { prompt: hostileText(rng), negative_prompt: '' }, PLAIN.gone],
@@ -270,7 +310,10 @@ const GENERATORS: Generator[] = [
         { raw: [] },
         { raw: [{ type: 1, components: [] }] },
       ]);
-      return { payload: modal(world, rng.pick(attackers), `imagine:edit-submit:${id}`, fields), expect: reply(/^The prompt is empty/) };
+      return {
+        payload: modal(world, rng.pick(attackers), `imagine:edit-submit:${id}`, fields),
+        expect: reply(/^The prompt is empty/),
+      };
     },
   },
   {
@@ -295,9 +338,15 @@ const GENERATORS: Generator[] = [
     weight: 4,
     make(rng, world) {
       const choice = rng.int(0, 4);
-      if (choice === 0) return { payload: without(imagine(world, alice, [prompt(rng)]), 'data'), expect: ignored('malformed') };
-      if (choice === 1) return { payload: without(click(world, alice, 'imagine:same:999999'), 'data'), expect: ignored('malformed') };
-      if (choice === 2) return { payload: without(modal(world, alice, 'imagine:edit-submit:1', {}), 'data'), expect: ignored('malformed') };
+      if (choice === 0)
+        return { payload: without(imagine(world, alice, [prompt(rng)]), 'data'), expect: ignored('malformed') };
+      if (choice === 1)
+        return { payload: without(click(world, alice, 'imagine:same:999999'), 'data'), expect: ignored('malformed') };
+      if (choice === 2)
+        return {
+          payload: without(modal(world, alice, 'imagine:edit-submit:1', {}), 'data'),
+          expect: ignored('malformed'),
+        };
       // A command whose data has no `type`: discord.js drops it as an unknown command type.
       const data = rng.pick<unknown>([[], 'imagine', 42, {}]);
       return { payload: { ...imagine(world, alice, [prompt(rng)]), data }, expect: ignored('unknownType') };
@@ -340,10 +389,16 @@ const GENERATORS: Generator[] = [
       }
       if (choice === 1) {
         const p = imagine(world, alice, [prompt(rng)]);
-        return { payload: { ...p, data: { ...(p['data'] as Json), type: rng.pick([0, 5, 99]) } }, expect: ignored('unknownType') };
+        return {
+          payload: { ...p, data: { ...(p['data'] as Json), type: rng.pick([0, 5, 99]) } },
+          expect: ignored('unknownType'),
+        };
       }
       const p = click(world, alice, 'imagine:same:999999');
-      return { payload: { ...p, data: { custom_id: 'imagine:same:999999', component_type: rng.pick([0, 1, 4, 99]) } }, expect: ignored('unknownType') };
+      return {
+        payload: { ...p, data: { custom_id: 'imagine:same:999999', component_type: rng.pick([0, 1, 4, 99]) } },
+        expect: ignored('unknownType'),
+      };
     },
   },
   {
@@ -361,14 +416,23 @@ const GENERATORS: Generator[] = [
       const choice = rng.int(0, 2);
       if (choice === 0) {
         const p = imagine(world, alice, []);
-        return { payload: { ...p, data: { ...(p['data'] as Json), type: 2, target_id: alice.id, resolved: { users: {} } } }, expect: reply(exact(UNSUPPORTED)) };
+        return {
+          payload: { ...p, data: { ...(p['data'] as Json), type: 2, target_id: alice.id, resolved: { users: {} } } },
+          expect: reply(exact(UNSUPPORTED)),
+        };
       }
       if (choice === 1) {
         const p = imagine(world, alice, []);
-        return { payload: { ...p, data: { ...(p['data'] as Json), type: 3, target_id: '1', resolved: { messages: {} } } }, expect: reply(exact(UNSUPPORTED)) };
+        return {
+          payload: { ...p, data: { ...(p['data'] as Json), type: 3, target_id: '1', resolved: { messages: {} } } },
+          expect: reply(exact(UNSUPPORTED)),
+        };
       }
       const p = click(world, alice, 'imagine:same:999999');
-      return { payload: { ...p, data: { custom_id: 'imagine:same:999999', component_type: 3, values: ['@everyone'] } }, expect: reply(exact(UNSUPPORTED)) };
+      return {
+        payload: { ...p, data: { custom_id: 'imagine:same:999999', component_type: 3, values: ['@everyone'] } },
+        expect: reply(exact(UNSUPPORTED)),
+      };
     },
   },
   {
@@ -386,7 +450,8 @@ const GENERATORS: Generator[] = [
     make(rng, world) {
       const p = imagine(world, rng.pick(attackers), [prompt(rng)]);
       const choice = rng.int(0, 2);
-      if (choice === 0) return { payload: without(p, 'channel', 'channel_id'), expect: { kind: 'refusal', content: PLAIN.noChannel } };
+      if (choice === 0)
+        return { payload: without(p, 'channel', 'channel_id'), expect: { kind: 'refusal', content: PLAIN.noChannel } };
       if (choice === 1) return { payload: { ...p, app_permissions: '0' }, expect: reply(PLAIN.noPermission) };
       return { payload: without(p, 'app_permissions'), expect: reply(PLAIN.noPermission) };
     },
@@ -396,7 +461,10 @@ const GENERATORS: Generator[] = [
     weight: 1,
     make(rng, world) {
       const p = imagine(world, rng.pick(attackers), [prompt(rng), { name: 'num_images', type: T.Integer, value: 0 }]);
-      return { payload: { ...p, id: `${rng.pick(['abc', '-1', '1e9', '💥', '0x10'])}-${rng.int(0, 1e9)}` }, expect: { kind: 'unanswerable' } };
+      return {
+        payload: { ...p, id: `${rng.pick(['abc', '-1', '1e9', '💥', '0x10'])}-${rng.int(0, 1e9)}` },
+        expect: { kind: 'unanswerable' },
+      };
     },
   },
 ];
@@ -418,7 +486,11 @@ function jobCases(rng: Rng, world: World, targets: Targets): FuzzCase[] {
       options.push({ name: 'negative_prompt', type: T.String, value: hostileText(rng, MENTIONS, 200) });
     }
     if (model !== 'imagen4-fast' && rng.chance(0.5)) options.push({ name: 'resolution', type: T.String, value: '1K' });
-    cases.push({ category: 'imagine: hostile but valid prompt (reaches fal)', payload: imagine(world, rng.pick(attackers), options), expect: { kind: 'job' } });
+    cases.push({
+      category: 'imagine: hostile but valid prompt (reaches fal)',
+      payload: imagine(world, rng.pick(attackers), options),
+      expect: { kind: 'job' },
+    });
   }
   for (let i = 0; i < 2; i += 1) {
     const target = rng.pick(targets.results);

@@ -16,7 +16,12 @@ export function sentMessages(requests: readonly RecordedRequest[]): Array<{ requ
   const out: Array<{ request: RecordedRequest; message: Json }> = [];
   for (const request of requests) {
     const body = request.body;
-    if (request.route === CALLBACK_ROUTE && isObject(body) && (body['type'] === 4 || body['type'] === 7) && isObject(body['data'])) {
+    if (
+      request.route === CALLBACK_ROUTE &&
+      isObject(body) &&
+      (body['type'] === 4 || body['type'] === 7) &&
+      isObject(body['data'])
+    ) {
       out.push({ request, message: body['data'] });
     } else if (request.route && MESSAGE_ROUTES.has(request.route) && isObject(body)) {
       out.push({ request, message: body });
@@ -30,7 +35,8 @@ export function mentionableText(message: Json): string {
   return `${typeof message['content'] === 'string' ? message['content'] : ''}\n${JSON.stringify(message['embeds'] ?? [])}`;
 }
 
-export const RAW_ERROR = /Error:|DiscordAPIError|ZodError|ApiError|ValidationError|node_modules|\bat (?:\S+ \()?(?:file:\/\/|node:|\/)\S*:\d+:\d+/;
+export const RAW_ERROR =
+  /Error:|DiscordAPIError|ZodError|ApiError|ValidationError|node_modules|\bat (?:\S+ \()?(?:file:\/\/|node:|\/)\S*:\d+:\d+/;
 
 /** A value for a failure message, cut short (JSON.stringify(undefined) is undefined). */
 export function show(value: unknown, max: number): string {

@@ -67,22 +67,33 @@ export function button(model: DiscordModel, opts: ButtonOptions): InteractionPay
       id: opts.message.id,
       channelId: message?.channel_id ?? opts.channelId ?? model.channelId,
       content: opts.message.content ?? message?.content ?? '',
-      components: opts.message.components ? numberComponents(structuredClone(opts.message.components)) : (message?.components ?? []),
+      components: opts.message.components
+        ? numberComponents(structuredClone(opts.message.components))
+        : (message?.components ?? []),
     });
     model.messages.set(message.id, message);
     model.fabricatedMessages.add(message.id);
   }
   const button = findComponent(message.components, opts.customId);
   if (!fabricated) {
-    if (!button) throw new Error(`FakeDiscord: message ${message.id} has no component with custom_id ${JSON.stringify(opts.customId)}`);
-    if (button['disabled'] === true) throw new Error(`FakeDiscord: button ${JSON.stringify(opts.customId)} is disabled; users cannot click it`);
-    if (button['type'] !== 2) throw new Error(`FakeDiscord: component ${JSON.stringify(opts.customId)} is not a button`);
+    if (!button)
+      throw new Error(
+        `FakeDiscord: message ${message.id} has no component with custom_id ${JSON.stringify(opts.customId)}`,
+      );
+    if (button['disabled'] === true)
+      throw new Error(`FakeDiscord: button ${JSON.stringify(opts.customId)} is disabled; users cannot click it`);
+    if (button['type'] !== 2)
+      throw new Error(`FakeDiscord: component ${JSON.stringify(opts.customId)} is not a button`);
   }
   const base = interactionBase(model, { ...opts, ...placeOf(model, message, opts.guildId) });
   return {
     ...base,
     type: INTERACTION_COMPONENT,
-    data: { custom_id: opts.customId, component_type: 2, ...(typeof button?.['id'] === 'number' ? { id: button['id'] } : {}) },
+    data: {
+      custom_id: opts.customId,
+      component_type: 2,
+      ...(typeof button?.['id'] === 'number' ? { id: button['id'] } : {}),
+    },
     message: messageToApi(model.cdn, message),
   };
 }
@@ -106,9 +117,16 @@ export function modalSubmit(model: DiscordModel, opts: ModalSubmitOptions): Inte
 }
 
 /** A component lives where its message is: same channel, and no guild when that channel is a DM. */
-function placeOf(model: DiscordModel, message: FakeMessage, guildId: string | null | undefined): { channelId: string; guildId: string | null } {
+function placeOf(
+  model: DiscordModel,
+  message: FakeMessage,
+  guildId: string | null | undefined,
+): { channelId: string; guildId: string | null } {
   const channel = model.channels.get(message.channel_id);
-  return { channelId: message.channel_id, guildId: guildId !== undefined ? guildId : channel ? channel.guildId : model.guildId };
+  return {
+    channelId: message.channel_id,
+    guildId: guildId !== undefined ? guildId : channel ? channel.guildId : model.guildId,
+  };
 }
 
 function interactionBase(model: DiscordModel, opts: ContextOptions): InteractionPayload {
@@ -134,7 +152,9 @@ function interactionBase(model: DiscordModel, opts: ContextOptions): Interaction
   const known = model.channels.get(channelId);
   const channel: Json = guildId
     ? {
-        ...(known && THREAD_TYPES.has(known.type) ? threadChannel(known) : guildTextChannel(channelId, guildId, known?.type ?? 0)),
+        ...(known && THREAD_TYPES.has(known.type)
+          ? threadChannel(known)
+          : guildTextChannel(channelId, guildId, known?.type ?? 0)),
         permissions: memberPermissions,
       }
     : {
@@ -202,7 +222,9 @@ function checkCommandOptions(command: Json, given: ReadonlyArray<ChatInputOption
     const spec = declared.find((o) => o['name'] === option.name);
     if (!spec) throw new Error(`FakeDiscord: /${String(command['name'])} has no option ${JSON.stringify(option.name)}`);
     if (spec['type'] !== option.type) {
-      throw new Error(`FakeDiscord: option ${option.name} of /${String(command['name'])} has type ${String(spec['type'])}, not ${option.type}`);
+      throw new Error(
+        `FakeDiscord: option ${option.name} of /${String(command['name'])} has type ${String(spec['type'])}, not ${option.type}`,
+      );
     }
     const choices = Array.isArray(spec['choices']) ? spec['choices'].filter(isObject) : [];
     if (choices.length > 0 && !choices.some((c) => c['value'] === option.value)) {
@@ -233,7 +255,8 @@ function submittedModalComponents(modal: Json, fields: Record<string, string>): 
     if (c['type'] === 4 && typeof c['custom_id'] === 'string') inputs.set(c['custom_id'], c);
   });
   for (const name of Object.keys(fields)) {
-    if (!inputs.has(name)) throw new Error(`FakeDiscord: the modal ${String(modal['custom_id'])} has no text input ${JSON.stringify(name)}`);
+    if (!inputs.has(name))
+      throw new Error(`FakeDiscord: the modal ${String(modal['custom_id'])} has no text input ${JSON.stringify(name)}`);
   }
   const strip = (c: Json): Json => {
     if (c['type'] === 4) {
@@ -247,7 +270,8 @@ function submittedModalComponents(modal: Json, fields: Record<string, string>): 
       }
       return { type: 4, id: c['id'], custom_id: c['custom_id'], value };
     }
-    if (Array.isArray(c['components'])) return { type: c['type'], id: c['id'], components: c['components'].filter(isObject).map(strip) };
+    if (Array.isArray(c['components']))
+      return { type: c['type'], id: c['id'], components: c['components'].filter(isObject).map(strip) };
     if (isObject(c['component'])) return { type: c['type'], id: c['id'], component: strip(c['component']) };
     return { type: c['type'], id: c['id'] };
   };

@@ -11,7 +11,9 @@ import { validateCommands } from './validation.js';
 export function addCommandRoutes(model: DiscordModel, add: AddRoute): void {
   for (const scope of ['', '/guilds/{guild_id}']) {
     const list = `/applications/{application_id}${scope}/commands`;
-    add('GET', list, 'bot', (ctx) => withApp(model, ctx, () => ({ status: 200, body: commandPool(model, ctx.params) })));
+    add('GET', list, 'bot', (ctx) =>
+      withApp(model, ctx, () => ({ status: 200, body: commandPool(model, ctx.params) })),
+    );
     add('PUT', list, 'bot', (ctx) => withApp(model, ctx, () => putCommands(model, ctx)));
     add('POST', list, 'bot', (ctx) => withApp(model, ctx, () => postCommand(model, ctx)));
     add('GET', `${list}/{command_id}`, 'bot', (ctx) => withApp(model, ctx, () => getCommand(model, ctx)));
@@ -72,14 +74,23 @@ function patchCommand(model: DiscordModel, ctx: RequestContext): Reply | ApiErro
   const error = validateCommands(pool.map((c, i) => (i === index ? merged : c)));
   if (error) return error;
   const stored = storeCommand(model, merged, ctx.params['guild_id'], pool);
-  setCommandPool(model, ctx.params, pool.map((c, i) => (i === index ? stored : c)));
+  setCommandPool(
+    model,
+    ctx.params,
+    pool.map((c, i) => (i === index ? stored : c)),
+  );
   return { status: 200, body: stored };
 }
 
 function deleteCommand(model: DiscordModel, ctx: RequestContext): Reply | ApiError {
   const pool = commandPool(model, ctx.params).filter(isObject);
-  if (!pool.some((c) => c['id'] === ctx.params['command_id'])) return apiError(404, 10063, 'Unknown application command');
-  setCommandPool(model, ctx.params, pool.filter((c) => c['id'] !== ctx.params['command_id']));
+  if (!pool.some((c) => c['id'] === ctx.params['command_id']))
+    return apiError(404, 10063, 'Unknown application command');
+  setCommandPool(
+    model,
+    ctx.params,
+    pool.filter((c) => c['id'] !== ctx.params['command_id']),
+  );
   return { status: 204 };
 }
 
@@ -97,7 +108,8 @@ function storeCommand(model: DiscordModel, definition: Json, guildId: string | u
     description: definition['description'] ?? '',
     description_localizations: definition['description_localizations'] ?? null,
     ...(Array.isArray(definition['options']) ? { options: definition['options'] } : {}),
-    default_member_permissions: typeof permissions === 'string' || typeof permissions === 'number' ? String(permissions) : null,
+    default_member_permissions:
+      typeof permissions === 'string' || typeof permissions === 'number' ? String(permissions) : null,
     nsfw: definition['nsfw'] ?? false,
     ...(guildId
       ? { guild_id: guildId }

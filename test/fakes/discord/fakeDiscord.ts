@@ -118,7 +118,8 @@ export class FakeDiscord {
     const data = payload as Json;
     const id = data['id'];
     const token = data['token'];
-    if (typeof id !== 'string' || typeof token !== 'string') throw new Error('FakeDiscord: interaction payload needs id and token');
+    if (typeof id !== 'string' || typeof token !== 'string')
+      throw new Error('FakeDiscord: interaction payload needs id and token');
     this.#model.addInteraction(data, id, token);
     this.#gateway.dispatch(session, 'INTERACTION_CREATE', payload);
   }
@@ -133,7 +134,11 @@ export class FakeDiscord {
    * `{ status: 500 }`, `{ status: 429, retryAfter: 0.05 }`, `{ status: 403, code: 50013, message: 'Missing Permissions' }`.
    * `match` also sees the parsed request (body and files), e.g. to fail only an upload.
    */
-  failNext(match: (method: string, path: string, request: RecordedRequest) => boolean, failure: FailureSpec, count = 1): void {
+  failNext(
+    match: (method: string, path: string, request: RecordedRequest) => boolean,
+    failure: FailureSpec,
+    count = 1,
+  ): void {
     this.#log.failNext(match, failure, count);
   }
 

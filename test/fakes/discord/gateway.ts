@@ -141,7 +141,13 @@ export class FakeGateway {
           socket.close(4010, 'Invalid shard');
           return;
         }
-        const session: GatewaySession = { id: randomBytes(16).toString('hex'), seq: 0, connection, events: [], resumable: true };
+        const session: GatewaySession = {
+          id: randomBytes(16).toString('hex'),
+          seq: 0,
+          connection,
+          events: [],
+          resumable: true,
+        };
         connection.session = session;
         this.#sessions.set(session.id, session);
         this.dispatch(session, 'READY', {
@@ -168,7 +174,10 @@ export class FakeGateway {
       case 6: {
         const session = typeof d['session_id'] === 'string' ? this.#sessions.get(d['session_id']) : undefined;
         const tokenOk = d['token'] === this.#model.token || d['token'] === `Bot ${this.#model.token}`;
-        const live = session?.connection && session.connection !== connection && session.connection.socket.readyState === WebSocket.OPEN;
+        const live =
+          session?.connection &&
+          session.connection !== connection &&
+          session.connection.socket.readyState === WebSocket.OPEN;
         if (!session || !tokenOk || !session.resumable || live || typeof d['seq'] !== 'number') {
           send(socket, { op: 9, d: false, s: null, t: null });
           return;

@@ -27,7 +27,13 @@ export function serveHttp(server: Server, model: DiscordModel, log: RequestLog, 
   });
 }
 
-async function onHttp(model: DiscordModel, log: RequestLog, router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function onHttp(
+  model: DiscordModel,
+  log: RequestLog,
+  router: Router,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const at = Date.now();
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const method = (req.method ?? 'GET').toUpperCase();
@@ -148,6 +154,11 @@ async function parseBody(contentType: string | undefined, data: Buffer): Promise
   try {
     return { body: JSON.parse(data.toString('utf8')) as unknown, files: [], kind: 'json', error: undefined };
   } catch {
-    return { body: undefined, files: [], kind: 'json', error: apiError(400, 50109, 'The request body contains invalid JSON.') };
+    return {
+      body: undefined,
+      files: [],
+      kind: 'json',
+      error: apiError(400, 50109, 'The request body contains invalid JSON.'),
+    };
   }
 }

@@ -34,7 +34,9 @@ export function addInteractionRoutes(model: DiscordModel, add: AddRoute): void {
   add('POST', '/interactions/{interaction_id}/{token}/callback', 'none', (ctx) => callback(model, ctx));
   add('POST', '/webhooks/{application_id}/{token}', 'none', (ctx) => followup(model, ctx));
   for (const method of ['GET', 'PATCH', 'DELETE']) {
-    add(method, '/webhooks/{application_id}/{token}/messages/{message_id}', 'none', (ctx) => webhookMessage(model, ctx));
+    add(method, '/webhooks/{application_id}/{token}/messages/{message_id}', 'none', (ctx) =>
+      webhookMessage(model, ctx),
+    );
   }
 }
 
@@ -50,9 +52,17 @@ function callback(model: DiscordModel, ctx: RequestContext): Reply | ApiError {
   const type = body['type'];
   const data = isObject(body['data']) ? body['data'] : undefined;
   const invalidType = (): ApiError =>
-    formError(['type'], 'INTERACTION_RESPONSE_TYPE_INVALID', `Interaction response type ${String(type)} is not valid for interaction type ${state.type}.`);
-  const fromCommandLike = state.type === INTERACTION_COMMAND || state.type === INTERACTION_COMPONENT || state.type === INTERACTION_MODAL_SUBMIT;
-  const hasMessage = state.type === INTERACTION_COMPONENT || (state.type === INTERACTION_MODAL_SUBMIT && state.messageId !== undefined);
+    formError(
+      ['type'],
+      'INTERACTION_RESPONSE_TYPE_INVALID',
+      `Interaction response type ${String(type)} is not valid for interaction type ${state.type}.`,
+    );
+  const fromCommandLike =
+    state.type === INTERACTION_COMMAND ||
+    state.type === INTERACTION_COMPONENT ||
+    state.type === INTERACTION_MODAL_SUBMIT;
+  const hasMessage =
+    state.type === INTERACTION_COMPONENT || (state.type === INTERACTION_MODAL_SUBMIT && state.messageId !== undefined);
   const files = ctx.record.files;
   let message: FakeMessage | undefined;
 
@@ -73,10 +83,21 @@ function callback(model: DiscordModel, ctx: RequestContext): Reply | ApiError {
     case 5: {
       if (!fromCommandLike) return invalidType();
       const extra = Object.keys(data ?? {}).filter((k) => k !== 'flags');
-      if (extra.length > 0) return formError(['data', extra[0] ?? ''], 'INTERACTION_DEFERRED_DATA_INVALID', 'A deferred response may only carry flags.');
-      if (files.length > 0) return formError(['files'], 'INTERACTION_DEFERRED_DATA_INVALID', 'A deferred response cannot carry files.');
+      if (extra.length > 0)
+        return formError(
+          ['data', extra[0] ?? ''],
+          'INTERACTION_DEFERRED_DATA_INVALID',
+          'A deferred response may only carry flags.',
+        );
+      if (files.length > 0)
+        return formError(['files'], 'INTERACTION_DEFERRED_DATA_INVALID', 'A deferred response cannot carry files.');
       const flags = typeof data?.['flags'] === 'number' ? data['flags'] : 0;
-      if ((flags & ~FLAG_EPHEMERAL) !== 0) return formError(['data', 'flags'], 'MESSAGE_FLAGS_INVALID', 'A deferred response may only set the EPHEMERAL flag.');
+      if ((flags & ~FLAG_EPHEMERAL) !== 0)
+        return formError(
+          ['data', 'flags'],
+          'MESSAGE_FLAGS_INVALID',
+          'A deferred response may only set the EPHEMERAL flag.',
+        );
       message = newMessage(model, {
         channelId: state.channelId ?? model.channelId,
         flags: flags | FLAG_LOADING,
@@ -183,7 +204,10 @@ function webhookMessage(model: DiscordModel, ctx: RequestContext): Reply | ApiEr
   const message = id ? model.messages.get(id) : undefined;
   if (!message) return unknownMessage();
   const ownedByApp = message.webhook_id === model.applicationId || message.id === state.messageId;
-  const ephemeralOfOther = (message.flags & FLAG_EPHEMERAL) !== 0 && message.interactionToken !== state.token && message.id !== state.messageId;
+  const ephemeralOfOther =
+    (message.flags & FLAG_EPHEMERAL) !== 0 &&
+    message.interactionToken !== state.token &&
+    message.id !== state.messageId;
   if (!ownedByApp || ephemeralOfOther) return unknownMessage();
   switch (ctx.record.method) {
     case 'GET':

@@ -25,15 +25,18 @@ import { apiError, formError, isErrorReply, type ApiError } from './replies.js';
 import type { FakeAttachment, FakeInteractionState, FakeMessage, RecordedFile } from './types.js';
 import { validateMessageShape } from './validation.js';
 
-export function newMessage(model: DiscordModel, init: {
-  id?: string;
-  channelId: string;
-  content?: string;
-  components?: unknown[];
-  flags?: number;
-  type?: number;
-  interaction?: FakeInteractionState | undefined;
-}): FakeMessage {
+export function newMessage(
+  model: DiscordModel,
+  init: {
+    id?: string;
+    channelId: string;
+    content?: string;
+    components?: unknown[];
+    flags?: number;
+    type?: number;
+    interaction?: FakeInteractionState | undefined;
+  },
+): FakeMessage {
   const interaction = init.interaction;
   return {
     id: init.id ?? snowflake(),
@@ -59,12 +62,18 @@ export function newMessage(model: DiscordModel, init: {
 function interactionMetadata(model: DiscordModel, state: FakeInteractionState): Json {
   const payload = model.payloads.get(state.id) ?? {};
   const member = isObject(payload['member']) ? payload['member'] : {};
-  const user = isObject(payload['user']) ? payload['user'] : isObject(member['user']) ? member['user'] : fullUser(DEFAULT_USER);
+  const user = isObject(payload['user'])
+    ? payload['user']
+    : isObject(member['user'])
+      ? member['user']
+      : fullUser(DEFAULT_USER);
   return {
     id: state.id,
     type: state.type,
     user,
-    authorizing_integration_owners: isObject(payload['authorizing_integration_owners']) ? payload['authorizing_integration_owners'] : {},
+    authorizing_integration_owners: isObject(payload['authorizing_integration_owners'])
+      ? payload['authorizing_integration_owners']
+      : {},
     ...(state.type === INTERACTION_COMMAND ? { name: state.name, command_type: 1 } : {}),
     ...(state.type === INTERACTION_COMPONENT && state.messageId ? { interacted_message_id: state.messageId } : {}),
   };
@@ -78,7 +87,8 @@ export function buildMessage(
   init: { channelId: string; interaction: FakeInteractionState | undefined; messageType: number },
 ): FakeMessage | ApiError {
   const flags = typeof body['flags'] === 'number' ? body['flags'] : 0;
-  if ((flags & ~CREATE_FLAGS) !== 0) return formError(['flags'], 'MESSAGE_FLAGS_INVALID', `Flags ${flags} cannot be set on a new message.`);
+  if ((flags & ~CREATE_FLAGS) !== 0)
+    return formError(['flags'], 'MESSAGE_FLAGS_INVALID', `Flags ${flags} cannot be set on a new message.`);
   const message = newMessage(model, {
     channelId: init.channelId,
     type: init.messageType,
@@ -90,15 +100,27 @@ export function buildMessage(
 }
 
 /** Applies an edit body to a copy of the message and stores it. */
-export function editMessage(model: DiscordModel, message: FakeMessage, body: Json, files: RecordedFile[]): FakeMessage | ApiError {
+export function editMessage(
+  model: DiscordModel,
+  message: FakeMessage,
+  body: Json,
+  files: RecordedFile[],
+): FakeMessage | ApiError {
   const next: FakeMessage = { ...message, attachments: [...message.attachments] };
   if (typeof body['flags'] === 'number') {
     const flags = body['flags'];
-    if ((flags & ~EDIT_FLAGS) !== 0) return formError(['flags'], 'MESSAGE_FLAGS_INVALID', `Flags ${flags} cannot be set by an edit.`);
+    if ((flags & ~EDIT_FLAGS) !== 0)
+      return formError(['flags'], 'MESSAGE_FLAGS_INVALID', `Flags ${flags} cannot be set by an edit.`);
     if ((message.flags & FLAG_COMPONENTS_V2) !== 0 && (flags & FLAG_COMPONENTS_V2) === 0) {
-      return formError(['flags'], 'MESSAGE_CANNOT_REMOVE_COMPONENTS_V2_FLAG', 'The IS_COMPONENTS_V2 flag cannot be removed from a message.');
+      return formError(
+        ['flags'],
+        'MESSAGE_CANNOT_REMOVE_COMPONENTS_V2_FLAG',
+        'The IS_COMPONENTS_V2 flag cannot be removed from a message.',
+      );
     }
-    next.flags = (message.flags & (FLAG_EPHEMERAL | FLAG_LOADING | FLAG_COMPONENTS_V2)) | (flags & (FLAG_SUPPRESS_EMBEDS | FLAG_COMPONENTS_V2));
+    next.flags =
+      (message.flags & (FLAG_EPHEMERAL | FLAG_LOADING | FLAG_COMPONENTS_V2)) |
+      (flags & (FLAG_SUPPRESS_EMBEDS | FLAG_COMPONENTS_V2));
   }
   const applied = applyContent(model, next, body, files, true);
   if (isErrorReply(applied)) return applied;
@@ -111,7 +133,13 @@ export function editMessage(model: DiscordModel, message: FakeMessage, body: Jso
 }
 
 /** Validates and applies content/embeds/components/attachments of a create or edit body. */
-function applyContent(model: DiscordModel, message: FakeMessage, body: Json, files: RecordedFile[], isEdit: boolean): FakeMessage | ApiError {
+function applyContent(
+  model: DiscordModel,
+  message: FakeMessage,
+  body: Json,
+  files: RecordedFile[],
+  isEdit: boolean,
+): FakeMessage | ApiError {
   if ('content' in body) {
     const content = body['content'];
     if (typeof content === 'string' && content.length > 2000) {
@@ -120,7 +148,8 @@ function applyContent(model: DiscordModel, message: FakeMessage, body: Json, fil
     message.content = typeof content === 'string' ? content : '';
   }
   if ('embeds' in body) message.embeds = Array.isArray(body['embeds']) ? structuredClone(body['embeds']) : [];
-  if ('components' in body) message.components = Array.isArray(body['components']) ? structuredClone(body['components']) : [];
+  if ('components' in body)
+    message.components = Array.isArray(body['components']) ? structuredClone(body['components']) : [];
   const poll = body['poll'];
   if (isObject(poll)) {
     if (isEdit) return formError(['poll'], 'POLL_CANNOT_BE_EDITED', 'Polls cannot be edited.');
@@ -142,7 +171,13 @@ function applyContent(model: DiscordModel, message: FakeMessage, body: Json, fil
  * (existing ids) or gains (`id` = n of a `files[n]` part, with optional filename/description); without
  * it, an edit keeps the existing attachments and new files are added.
  */
-function resolveAttachments(model: DiscordModel, message: FakeMessage, body: Json, files: RecordedFile[], isEdit: boolean): FakeAttachment[] | ApiError {
+function resolveAttachments(
+  model: DiscordModel,
+  message: FakeMessage,
+  body: Json,
+  files: RecordedFile[],
+  isEdit: boolean,
+): FakeAttachment[] | ApiError {
   const byIndex = new Map<string, RecordedFile>();
   for (const [position, file] of files.entries()) {
     const index = /^files\[(\d+)\]$/.exec(file.field)?.[1] ?? String(position);
@@ -173,7 +208,12 @@ function resolveAttachments(model: DiscordModel, message: FakeMessage, body: Jso
   return result;
 }
 
-function storeAttachment(model: DiscordModel, message: FakeMessage, file: RecordedFile, entry: Json | undefined): FakeAttachment {
+function storeAttachment(
+  model: DiscordModel,
+  message: FakeMessage,
+  file: RecordedFile,
+  entry: Json | undefined,
+): FakeAttachment {
   const id = snowflake();
   const filename = typeof entry?.['filename'] === 'string' ? entry['filename'] : file.filename;
   const url = model.cdn.storeAttachment(message.channel_id, id, filename, file.data, file.contentType);

@@ -76,7 +76,12 @@ export class DiscordModel {
     const member = isObject(data['member']) ? data['member'] : undefined;
     const user = isObject(data['user']) ? data['user'] : isObject(member?.['user']) ? member['user'] : undefined;
     const message = isObject(data['message']) ? data['message'] : undefined;
-    const name = typeof inner['name'] === 'string' ? inner['name'] : typeof inner['custom_id'] === 'string' ? inner['custom_id'] : undefined;
+    const name =
+      typeof inner['name'] === 'string'
+        ? inner['name']
+        : typeof inner['custom_id'] === 'string'
+          ? inner['custom_id']
+          : undefined;
     this.payloads.set(id, data);
     this.interactions.set(id, {
       id,

@@ -62,7 +62,8 @@ export const FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12;
 export const FLAG_VOICE_MESSAGE = 1 << 13;
 export const FLAG_COMPONENTS_V2 = 1 << 15;
 /** Flags an app may set when creating a message. */
-export const CREATE_FLAGS = FLAG_SUPPRESS_EMBEDS | FLAG_EPHEMERAL | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_VOICE_MESSAGE | FLAG_COMPONENTS_V2;
+export const CREATE_FLAGS =
+  FLAG_SUPPRESS_EMBEDS | FLAG_EPHEMERAL | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_VOICE_MESSAGE | FLAG_COMPONENTS_V2;
 /** Flags an edit may carry (Ephemeral is accepted and ignored: ephemerality is fixed at creation). */
 export const EDIT_FLAGS = FLAG_SUPPRESS_EMBEDS | FLAG_EPHEMERAL | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_COMPONENTS_V2;
 

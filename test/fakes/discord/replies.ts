@@ -58,10 +58,19 @@ export function failureReply(failure: FailureSpec): Reply {
   if (failure.status === 429) {
     const retryAfter = failure.retryAfter ?? 1;
     const global = failure.global ?? false;
-    const body = { message: failure.message ?? 'You are being rate limited.', retry_after: retryAfter, global, code: failure.code ?? 0 };
+    const body = {
+      message: failure.message ?? 'You are being rate limited.',
+      retry_after: retryAfter,
+      global,
+      code: failure.code ?? 0,
+    };
     if (global) {
       // Discord's global 429 carries no bucket headers (https://discord.com/developers/docs/topics/rate-limits).
-      return { status: 429, body, headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Global': 'true', 'X-RateLimit-Scope': 'global' } };
+      return {
+        status: 429,
+        body,
+        headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Global': 'true', 'X-RateLimit-Scope': 'global' },
+      };
     }
     return {
       status: 429,
@@ -75,6 +84,7 @@ export function failureReply(failure: FailureSpec): Reply {
       },
     };
   }
-  const defaultMessage = failure.status >= 500 ? `${failure.status}: Internal Server Error` : `${failure.status}: Error`;
+  const defaultMessage =
+    failure.status >= 500 ? `${failure.status}: Internal Server Error` : `${failure.status}: Error`;
   return { status: failure.status, body: { message: failure.message ?? defaultMessage, code: failure.code ?? 0 } };
 }

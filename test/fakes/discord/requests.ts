@@ -59,7 +59,9 @@ export class RequestLog {
           .slice(-15)
           .map((r) => `  ${r.method} ${r.path} -> ${r.status}`)
           .join('\n');
-        reject(new Error(`FakeDiscord: no matching request within ${timeoutMs} ms. Last requests:\n${last || '  (none)'}`));
+        reject(
+          new Error(`FakeDiscord: no matching request within ${timeoutMs} ms. Last requests:\n${last || '  (none)'}`),
+        );
       }, timeoutMs);
       this.#waiters.add(waiter);
     });
@@ -70,7 +72,11 @@ export class RequestLog {
    * `{ status: 500 }`, `{ status: 429, retryAfter: 0.05 }`, `{ status: 403, code: 50013, message: 'Missing Permissions' }`.
    * `match` also sees the parsed request (body and files), e.g. to fail only an upload.
    */
-  failNext(match: (method: string, path: string, request: RecordedRequest) => boolean, failure: FailureSpec, count = 1): void {
+  failNext(
+    match: (method: string, path: string, request: RecordedRequest) => boolean,
+    failure: FailureSpec,
+    count = 1,
+  ): void {
     this.#failures.push({ match, failure, remaining: count });
   }
 
@@ -130,7 +136,8 @@ export class RequestLog {
 
   /** Rejects every waiter and drops every held request. */
   close(): void {
-    for (const waiter of [...this.#waiters]) waiter.cancel(new Error('FakeDiscord: closed while waiting for a request'));
+    for (const waiter of [...this.#waiters])
+      waiter.cancel(new Error('FakeDiscord: closed while waiting for a request'));
     for (const drop of this.#held) drop();
   }
 }
@@ -150,7 +157,8 @@ export function validateRequest(
 ): ApiError | RequestContext {
   // Cloudflare answers oversized requests before Discord looks at them.
   if (size > model.requestSizeLimit) return apiError(413, 40005, 'Request entity too large');
-  if (parsed?.files.some((f) => f.data.length > model.fileSizeLimit)) return apiError(413, 40005, 'Request entity too large');
+  if (parsed?.files.some((f) => f.data.length > model.fileSizeLimit))
+    return apiError(413, 40005, 'Request entity too large');
 
   if (route.auth === 'bot' && record.auth !== `Bot ${model.token}`) return apiError(401, 0, '401: Unauthorized');
 
@@ -166,12 +174,21 @@ export function validateRequest(
   if (parsed.files.length > 10) return apiError(400, 30015, 'Maximum number of attachments in a message reached (10)');
   for (const [index, file] of parsed.files.entries()) {
     if (file.filename.length > 1024) {
-      return formError([file.field || `files[${index}]`, 'filename'], 'BASE_TYPE_MAX_LENGTH', 'Must be 1024 or fewer in length.');
+      return formError(
+        [file.field || `files[${index}]`, 'filename'],
+        'BASE_TYPE_MAX_LENGTH',
+        'Must be 1024 or fewer in length.',
+      );
     }
   }
 
   if (parsed.kind !== 'none' || ['POST', 'PUT', 'PATCH'].includes(record.method)) {
-    const check = checkRequestBody(record.method, record.path, parsed.body, parsed.kind === 'multipart' ? 'multipart' : 'json');
+    const check = checkRequestBody(
+      record.method,
+      record.path,
+      parsed.body,
+      parsed.kind === 'multipart' ? 'multipart' : 'json',
+    );
     if (check && check.errors.length > 0) {
       log.invalidBodies.push({ method: record.method, path: record.path, errors: check.errors });
       return apiError(400, 50035, 'Invalid Form Body', toDiscordFormErrors(check.errors));

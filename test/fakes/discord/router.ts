@@ -42,7 +42,13 @@ export class Router {
   }
 
   /** Discord's answer to a request (`segments`: the path after `/api/v10`, decoded); sets `record.route`. */
-  route(record: RecordedRequest, versioned: boolean, segments: string[], size: number, parsed: ParsedBody | undefined): Reply | ApiError {
+  route(
+    record: RecordedRequest,
+    versioned: boolean,
+    segments: string[],
+    size: number,
+    parsed: ParsedBody | undefined,
+  ): Reply | ApiError {
     const notFound: ApiError = apiError(404, 0, '404: Not Found');
     if (!versioned) return notFound;
     const candidates = this.#routes.filter((r) => matchSegments(r.segments, segments) !== undefined);
@@ -97,7 +103,15 @@ function application(model: DiscordModel): Json {
     bot_require_code_grant: false,
     verify_key: randomBytes(32).toString('hex'),
     flags: 0,
-    owner: { id: model.ownerId, username: 'app-owner', discriminator: '0', global_name: null, avatar: null, public_flags: 0, flags: 0 },
+    owner: {
+      id: model.ownerId,
+      username: 'app-owner',
+      discriminator: '0',
+      global_name: null,
+      avatar: null,
+      public_flags: 0,
+      flags: 0,
+    },
     team: null,
     bot: model.botUser,
     redirect_uris: [],
