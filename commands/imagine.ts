@@ -2,10 +2,10 @@ import {
   ActionRowBuilder,
   ApplicationCommandOptionType,
   ApplicationIntegrationType,
-  channelMention,
   InteractionContextType,
   MessageFlags,
   PermissionFlagsBits,
+  type APIApplicationCommandAttachmentOption,
   type ButtonInteraction,
   type MessageActionRowComponentBuilder,
   type ChatInputCommandInteraction,
@@ -15,27 +15,30 @@ import {
 import type { Config } from '../src/config.js';
 import type { Command, CommandContext, ComponentInteraction } from '../src/discord/command.js';
 import { optionsFromModels } from '../src/discord/commandOptions.js';
-import { missingChannelPermissions } from '../src/discord/permissions.js';
 import type { CustomId } from '../src/discord/customId.js';
-import { tokenExpiry } from '../src/discord/interactionToken.js';
-import { NO_PINGS } from '../src/discord/views/common.js';
-import { EDIT_FIELDS, renderEditModal } from '../src/discord/views/editForm.js';
-import { useDefaultModelButton } from '../src/discord/views/jobMessages.js';
-import { refusalMessage } from '../src/discord/views/refusals.js';
-import { UserError } from '../src/errors.js';
-import type { EffectiveSettings } from '../src/limits/guildSettings.js';
-import { adaptInput, parseGenerationInput, randomSeed, type ParseResult } from '../src/models/parse.js';
 import {
-  MODELS,
-  findModel,
-  modelsWithIds,
-  takesOption,
-  type GenerationInput,
-  type ImageModel,
-} from '../src/models/registry.js';
-import type { Generation } from '../src/store/generations.js';
+  explained,
+  modelLabel,
+  offeredModel,
+  requireAccess,
+  requireOffered,
+  requireRerollAllowed,
+  startGeneration,
+  textField,
+} from '../src/discord/generationRequests.js';
+import { NO_PINGS } from '../src/discord/views/common.js';
+import { EDIT_FIELDS, renderEditImageModal, renderEditModal } from '../src/discord/views/editForm.js';
+import { useDefaultModelButton } from '../src/discord/views/jobMessages.js';
+import { UserError } from '../src/errors.js';
+import { REFERENCE_IMAGE_MAX_BYTES, editEndpointOf, referenceImageProblem } from '../src/models/editEndpoints.js';
+import { referenceModel, type GenerationAction } from '../src/models/operations.js';
+import { adaptInput, parseGenerationInput, randomSeed } from '../src/models/parse.js';
+import { MODELS, findModel, modelsWithIds, takesOption, type ImageModel } from '../src/models/registry.js';
+import type { Generation, ImageRef } from '../src/store/generations.js';
 
 export const MODEL_OPTION = 'model';
+/** Up to three reference images, as Discord attachment options (the /edit endpoints take several). */
+const REFERENCE_OPTIONS = ['image', 'image2', 'image3'] as const;
 
 /**
  * The command's definition for a set of models: the options are the union of what those models take (so
@@ -47,6 +50,7 @@ function definition(models: readonly ImageModel[]) {
     description: "Make images from a text prompt with Google's image models",
     options: [
       ...optionsFromModels(models),
+      ...referenceImageOptions(models),
       {
         type: ApplicationCommandOptionType.String,
         name: MODEL_OPTION,
@@ -58,6 +62,18 @@ function definition(models: readonly ImageModel[]) {
     contexts: [InteractionContextType.Guild],
     integration_types: [ApplicationIntegrationType.GuildInstall],
   } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+}
+
+/** Attachment options for reference images, while an offered model has an /edit endpoint that takes them. */
+function referenceImageOptions(models: readonly ImageModel[]): APIApplicationCommandAttachmentOption[] {
+  if (!models.some((model) => editEndpointOf(model.id))) return [];
+  return REFERENCE_OPTIONS.map((name, index) => ({
+    type: ApplicationCommandOptionType.Attachment,
+    name,
+    description:
+      index === 0 ? 'An image to start from or take as a reference (not Imagen 4)' : 'Another reference image',
+    required: false,
+  }));
 }
 
 /** The whole catalog; what is registered is {@link dataFor}, the models this deployment offers. */
@@ -87,14 +103,66 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
     context.config,
     chosen === undefined || chosen === null ? settings.defaultModel : String(chosen),
   );
+  const references = referenceImages(interaction, model, context.config);
   // Object.fromEntries: an option named __proto__ becomes a plain key that the schema then refuses.
   const raw: Record<string, unknown> = Object.fromEntries(
     interaction.options.data
-      .filter((option) => option.name !== MODEL_OPTION)
+      .filter(
+        (option) => option.name !== MODEL_OPTION && !(REFERENCE_OPTIONS as readonly string[]).includes(option.name),
+      )
       .map((option) => [option.name, option.value]),
   );
-  const parsed = parseGenerationInput(model, raw, { offered: modelsWithIds(context.config.models) });
-  await startGeneration(interaction, context, settings, model, explained(parsed), null);
+  const offered = { offered: modelsWithIds(context.config.models) };
+  if (references.length === 0) {
+    await startGeneration(
+      interaction,
+      context,
+      settings,
+      model,
+      explained(parseGenerationInput(model, raw, offered)),
+      null,
+    );
+    return;
+  }
+  // With images, the job runs on the model's /edit endpoint (its options: the same, with `auto` as the shape).
+  const editing = referenceModel(model) ?? model;
+  const input = explained(parseGenerationInput(editing, raw, offered));
+  await startGeneration(interaction, context, settings, model, input, null, {
+    action: 'reference',
+    imageRefs: references,
+  });
+}
+
+/**
+ * The reference images a member attached, checked before anything is saved or sent: the model must take
+ * images, and each file must be an image of a size fal reads (Discord reports type and size; nothing is
+ * downloaded here).
+ */
+function referenceImages(interaction: ChatInputCommandInteraction, model: ImageModel, config: Config): ImageRef[] {
+  const files = REFERENCE_OPTIONS.flatMap((name) => {
+    const file = interaction.options.getAttachment(name);
+    return file ? [file] : [];
+  });
+  if (files.length === 0) return [];
+  if (!editEndpointOf(model.id)) {
+    const editing = modelsWithIds(config.models).filter((candidate) => editEndpointOf(candidate.id));
+    throw new UserError(
+      `${model.label} cannot start from images.` +
+        (editing.length > 0 ? ` Choose ${editing.map((m) => m.label).join(' or ')} for reference images.` : ''),
+    );
+  }
+  return files.map((file, index) => {
+    const problem = referenceImageProblem({ contentType: file.contentType, size: file.size });
+    const which = `Reference image ${index + 1}`;
+    if (problem === 'not_an_image')
+      throw new UserError(`${which} is not an image the model can read: use a PNG, JPEG or WebP file.`);
+    if (problem === 'too_large') {
+      throw new UserError(
+        `${which} is too large: the most is ${Math.floor(REFERENCE_IMAGE_MAX_BYTES / (1024 * 1024))} MB.`,
+      );
+    }
+    return { type: 'attachment' as const, url: file.url, filename: file.name };
+  });
 }
 
 /** The buttons and the Edit modal. Every handler reloads its generation by id, so none of them ever expires. */
@@ -109,6 +177,11 @@ async function handleComponent(
   if (customId.action === 'edit-submit') {
     if (!interaction.isModalSubmit()) throw new UserError(MESSAGES.gone);
     await submitEdit(interaction, generation, context);
+    return;
+  }
+  if (customId.action === 'edit-image-submit') {
+    if (!interaction.isModalSubmit()) throw new UserError(MESSAGES.gone);
+    await submitEditImage(interaction, generation, requireImage(generation, customId, context), context);
     return;
   }
   if (!interaction.isButton()) throw new UserError(MESSAGES.gone);
@@ -130,6 +203,21 @@ async function handleComponent(
     case 'default':
       await rerollWithDefaultModel(interaction, generation, context);
       return;
+    case 'upscale':
+      await upscale(interaction, generation, requireImage(generation, customId, context), context);
+      return;
+    case 'vary':
+      await vary(interaction, generation, requireImage(generation, customId, context), context);
+      return;
+    case 'edit-image': {
+      const image = requireImage(generation, customId, context);
+      const settings = context.guildSettings.effective(interaction.guildId);
+      requireAccess(interaction, settings);
+      requireRerollAllowed(interaction, generation, settings);
+      requireEditable(context.config, generation);
+      await interaction.showModal(renderEditImageModal(generation, image));
+      return;
+    }
     case 'delete':
       await deleteResult(interaction, generation, context);
       return;
@@ -137,6 +225,98 @@ async function handleComponent(
       await cancel(interaction, generation, context);
       return;
   }
+}
+
+/** The image of a result a per-image button names, if Discord still has it (0-based index). */
+function requireImage(generation: Generation, customId: CustomId, context: CommandContext): number {
+  const index = customId.image;
+  if (index === undefined || generation.action === 'upscale') throw new UserError(MESSAGES.gone);
+  if (!context.store.resultImages(generation.id).some((image) => image.index === index)) {
+    throw new UserError('That image is no longer available, so this button cannot be used.');
+  }
+  return index;
+}
+
+/** The model of a result, if members may still use it here and it edits images (Vary, Edit image). */
+function requireEditable(config: Config, generation: Generation): ImageModel {
+  const model = offeredModel(config, generation.modelId);
+  if (!model || !editEndpointOf(model.id)) {
+    throw new UserError(
+      `${modelLabel(generation.modelId)} cannot edit images on this bot. Try Upscale, or /imagine again.`,
+    );
+  }
+  return model;
+}
+
+/**
+ * Upscale: one image of a result through the upscaler (models/upscaler.ts), as a new message that links back.
+ * It counts as one image against the member who clicked, at the upscaler's price.
+ */
+async function upscale(
+  interaction: ButtonInteraction,
+  generation: Generation,
+  image: number,
+  context: CommandContext,
+): Promise<void> {
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  requireRerollAllowed(interaction, generation, settings);
+  const model = findModel(generation.modelId);
+  if (!model) throw new UserError(MESSAGES.gone);
+  const input = { ...generation.input, num_images: 1 };
+  await startGeneration(interaction, context, settings, model, input, generation.id, {
+    action: 'upscale',
+    imageRefs: [{ type: 'result', generationId: generation.id, index: image }],
+  });
+}
+
+/** Vary: a new image close to one of a result's, through the model's /edit endpoint with that image and its prompt. */
+async function vary(
+  interaction: ButtonInteraction,
+  generation: Generation,
+  image: number,
+  context: CommandContext,
+): Promise<void> {
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  requireRerollAllowed(interaction, generation, settings);
+  const model = requireEditable(context.config, generation);
+  const editing = referenceModel(model) ?? model;
+  const input = explained(adaptInput(editing, { ...generation.input, seed: randomSeed() }));
+  await startGeneration(interaction, context, settings, model, input, generation.id, {
+    action: 'vary',
+    imageRefs: [{ type: 'result', generationId: generation.id, index: image }],
+  });
+}
+
+/**
+ * Edit image: the member's words ("make the sky purple") applied to one image of a result through the model's
+ * /edit endpoint; the shape stays the image's (`auto`) unless the words ask for another.
+ */
+async function submitEditImage(
+  interaction: ModalSubmitInteraction,
+  generation: Generation,
+  image: number,
+  context: CommandContext,
+): Promise<void> {
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  requireRerollAllowed(interaction, generation, settings);
+  const model = requireEditable(context.config, generation);
+  const editing = referenceModel(model) ?? model;
+  const instruction = textField(interaction, EDIT_FIELDS.instruction);
+  const input = explained(
+    parseGenerationInput(editing, {
+      prompt: instruction,
+      num_images: 1,
+      ...(generation.input.resolution &&
+        takesOption(editing, 'resolution') && { resolution: generation.input.resolution }),
+    }),
+  );
+  await startGeneration(interaction, context, settings, model, input, generation.id, {
+    action: 'edit',
+    imageRefs: [{ type: 'result', generationId: generation.id, index: image }],
+  });
 }
 
 async function reroll(
@@ -154,8 +334,10 @@ async function reroll(
     return;
   }
   const options: Record<string, unknown> = { ...generation.input };
-  const input = explained(parseGenerationInput(model, freshSeed ? { ...options, seed: randomSeed() } : options));
-  await startGeneration(interaction, context, settings, model, input, generation.id);
+  const input = explained(
+    parseGenerationInput(schemaFor(model, generation.action), freshSeed ? { ...options, seed: randomSeed() } : options),
+  );
+  await startGeneration(interaction, context, settings, model, input, generation.id, sameWork(generation));
 }
 
 /**
@@ -180,14 +362,11 @@ async function rerollWithDefaultModel(
   }
   // From a failure message (no images of its own), the new result links back to what was rerolled.
   const parentId = generation.messageId === null && generation.parentId !== null ? generation.parentId : generation.id;
-  await startGeneration(
-    interaction,
-    context,
-    settings,
-    model,
-    explained(adaptInput(model, generation.input)),
-    parentId,
-  );
+  // The same work where the default model can do it (it may not edit images: then the prompt alone).
+  const keeps = generation.action === 'imagine' || generation.action === 'upscale' || editEndpointOf(model.id);
+  const what = keeps ? sameWork(generation) : { action: 'imagine' as const, imageRefs: [] };
+  const input = explained(adaptInput(schemaFor(model, what.action), generation.input));
+  await startGeneration(interaction, context, settings, model, input, parentId, what);
 }
 
 /** A reroll of a result whose model is not offered any more: say so, and offer the server's default model. */
@@ -224,13 +403,23 @@ async function submitEdit(
   const negative = takesOption(model, 'negative_prompt') ? textField(interaction, EDIT_FIELDS.negativePrompt) : '';
   const { negative_prompt: _negative, ...rest } = generation.input;
   const input = explained(
-    parseGenerationInput(model, {
+    parseGenerationInput(schemaFor(model, generation.action), {
       ...rest,
       prompt,
       ...(negative.trim() && { negative_prompt: negative }),
     }),
   );
-  await startGeneration(interaction, context, settings, model, input, generation.id);
+  await startGeneration(interaction, context, settings, model, input, generation.id, sameWork(generation));
+}
+
+/** What a reroll repeats: the same action on the same images. */
+function sameWork(generation: Generation): { action: GenerationAction; imageRefs: readonly ImageRef[] } {
+  return { action: generation.action, imageRefs: generation.imageRefs };
+}
+
+/** The schema a model's options are checked against for an action (its /edit input when it starts from images). */
+function schemaFor(model: ImageModel, action: GenerationAction): ImageModel {
+  return action === 'imagine' || action === 'upscale' ? model : (referenceModel(model) ?? model);
 }
 
 async function deleteResult(
@@ -253,138 +442,6 @@ async function cancel(interaction: ButtonInteraction, generation: Generation, co
   if (!context.generations.cancel(generation.id)) throw new UserError(MESSAGES.notRunning);
   // The job itself edits the message to say it was cancelled.
   await interaction.reply({ content: MESSAGES.cancelling, flags: MessageFlags.Ephemeral });
-}
-
-/**
- * Admits the job against every limit (one transaction), acknowledges, and hands it to the service.
- * A refused request is answered ephemerally, is not saved, and costs nothing.
- */
-async function startGeneration(
-  interaction: StartingInteraction,
-  context: CommandContext,
-  settings: EffectiveSettings,
-  model: ImageModel,
-  input: GenerationInput,
-  parentId: number | null,
-): Promise<void> {
-  const inThread = context.inThread(interaction.id);
-  requireChannelAccess(interaction, inThread);
-  const admitted = context.generations.admit(
-    {
-      modelId: model.id as Generation['modelId'],
-      input,
-      server: { safetyTolerance: settings.safetyTolerance },
-      requesterId: interaction.user.id,
-      guildId: interaction.guildId,
-      channelId: requireChannel(interaction.channelId),
-      applicationId: interaction.applicationId,
-      interactionToken: interaction.token,
-      tokenExpiresAt: tokenExpiry(interaction.createdTimestamp),
-      parentId,
-      appPermissions: interaction.appPermissions.bitfield.toString(),
-      attachmentSizeLimit: interaction.attachmentSizeLimit,
-      inThread,
-    },
-    settings.limits,
-  );
-  if (!admitted.ok) throw new UserError(refusalMessage(admitted.refusal));
-  const { generation } = admitted;
-  try {
-    await interaction.deferReply();
-  } catch (error) {
-    // Too late to answer (e.g. the interaction expired): the job must not run or count against anyone.
-    context.generations.abandon(generation.id);
-    throw error;
-  }
-  void context.generations.start(generation);
-}
-
-/** The server's rules: /imagine only in allowed channels, only for allowed roles (admins are always allowed). */
-function requireAccess(interaction: StartingInteraction, settings: EffectiveSettings): void {
-  if (interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) return;
-  if (settings.channelIds.length > 0 && !settings.channelIds.includes(interaction.channelId ?? '')) {
-    const channels = settings.channelIds.map((id) => channelMention(id)).join(', ');
-    throw new UserError(`/imagine is not available in this channel on this server. Try ${channels}.`);
-  }
-  if (settings.roleIds.length > 0 && !memberRoleIds(interaction).some((role) => settings.roleIds.includes(role))) {
-    throw new UserError(
-      'On this server, /imagine is only available to members with certain roles. Ask a server admin.',
-    );
-  }
-}
-
-function requireRerollAllowed(
-  interaction: StartingInteraction,
-  generation: Generation,
-  settings: EffectiveSettings,
-): void {
-  if (settings.rerolls === 'everyone' || interaction.user.id === generation.requesterId) return;
-  if (interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages)) return;
-  throw new UserError(
-    'On this server, only the member who made these images can reroll or edit them. Use /imagine for your own.',
-  );
-}
-
-/** Role ids from the interaction payload (no member cache is kept: the bot has no gateway intents). */
-function memberRoleIds(interaction: StartingInteraction): string[] {
-  const member = interaction.member;
-  if (!member) return [];
-  return Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
-}
-
-/** A field of the Edit modal; an empty string when Discord sent none (it always should). */
-function textField(interaction: ModalSubmitInteraction, customId: string): string {
-  try {
-    return interaction.fields.getTextInputValue(customId);
-  } catch {
-    return '';
-  }
-}
-
-type StartingInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
-
-/**
- * Refuses up front, naming the permission, when the bot could not post results in this channel by itself
- * (Discord would answer 50013 Missing Permissions only after the member paid for the images).
- */
-function requireChannelAccess(interaction: StartingInteraction, inThread: boolean): void {
-  const missing = missingChannelPermissions(interaction.appPermissions, inThread);
-  if (missing.length > 0) {
-    throw new UserError(
-      `I can't post images in this channel: I'm missing the ${missing.join(', ')} permission${missing.length > 1 ? 's' : ''}. ` +
-        'Ask a server admin to grant it to the bot here, or use /imagine in another channel.',
-    );
-  }
-}
-
-function requireChannel(channelId: string | null): string {
-  if (!channelId) throw new UserError('/imagine only works in a server channel.');
-  return channelId;
-}
-
-/** A model members may use on this bot (in the catalog and offered by the operator). */
-function offeredModel(config: Config, id: string): ImageModel | undefined {
-  return config.models.includes(id as Config['models'][number]) ? findModel(id) : undefined;
-}
-
-function requireOffered(config: Config, id: string): ImageModel {
-  const model = offeredModel(config, id);
-  if (!model) {
-    const offered = modelsWithIds(config.models)
-      .map((m) => m.label)
-      .join(', ');
-    throw new UserError(`${modelLabel(id)} is not available on this bot. Pick one of: ${offered}.`);
-  }
-  return model;
-}
-
-function modelLabel(id: string): string {
-  return findModel(id)?.label ?? 'That model';
-}
-
-function explained(parsed: ParseResult): GenerationInput {
-  if (!parsed.ok) throw new UserError(parsed.problems.join('\n'));
-  return parsed.input;
 }
 
 export default { data, dataFor, execute, handleComponent } satisfies Command;

@@ -2,6 +2,7 @@ import { Client, Events, Options, REST, RESTEvents } from 'discord.js';
 import type { Config } from './config.js';
 import { commandDefinitions, type Command, type CommandContext } from './discord/command.js';
 import { InteractionChannels } from './discord/interactionChannels.js';
+import { DiscordImageLocator } from './discord/imageLocator.js';
 import { DiscordReplyTarget } from './discord/replyTarget.js';
 import { syncCommands } from './discord/registration.js';
 import { createInteractionRouter } from './discord/router.js';
@@ -85,6 +86,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     fal,
     logger,
     target: replyTarget,
+    images: new DiscordImageLocator({ botRest: client.rest, store }),
     pollIntervalMs: config.falPollIntervalMs,
     jobTimeoutMs: config.jobTimeoutMs,
     download: { timeoutMs: config.imageDownloadTimeoutMs, maxBytes: config.imageMaxBytes },

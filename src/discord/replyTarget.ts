@@ -170,7 +170,7 @@ export class DiscordReplyTarget implements ReplyTarget {
     if (!first) throw new Error('nothing to deliver');
     const delivered = this.#store.deliveredParts(generation.id);
     const message = await this.#editReply(generation, first, 'urgent');
-    this.#store.recordPart(generation.id, 1, message.id, this.#now());
+    this.#recordPart(generation, 1, first, message);
     const route = Routes.webhook(generation.applicationId, this.#token(generation));
     const query = makeURLSearchParams({ wait: true });
     for (const [index, view] of rest.entries()) {
@@ -180,7 +180,7 @@ export class DiscordReplyTarget implements ReplyTarget {
         () => this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query }),
         'urgent',
       );
-      this.#store.recordPart(generation.id, part, posted.id, this.#now());
+      this.#recordPart(generation, part, view, posted);
     }
     return message.id;
   }
@@ -211,11 +211,30 @@ export class DiscordReplyTarget implements ReplyTarget {
         // Discord drops a second message with the same nonce (for a few minutes): no double post on retry.
         extra: { nonce: `imagine-${generation.id}-${kind === 'result' ? part : 'f'}`, enforce_nonce: true },
       });
-      if (kind === 'result') this.#store.recordPart(generation.id, part, message.id, this.#now());
+      if (kind === 'result') this.#recordPart(generation, part, view, message);
       firstId ??= message.id;
     }
     if (!firstId) throw new Error('nothing to deliver');
     return firstId;
+  }
+
+  /**
+   * Records a part of a result once Discord has it, and where each of its images lives (the attachment of the
+   * same file name), so an action on one image later finds it.
+   */
+  #recordPart(generation: Generation, part: number, view: MessageView, message: APIMessage): void {
+    this.#store.recordPart(generation.id, part, message.id, this.#now());
+    for (const image of view.images ?? []) {
+      const attachment = message.attachments.find((candidate) => candidate.filename === image.fileName);
+      if (!attachment) continue;
+      this.#store.recordResultImage(generation.id, {
+        index: image.index,
+        messageId: message.id,
+        url: attachment.url,
+        width: attachment.width ?? null,
+        height: attachment.height ?? null,
+      });
+    }
   }
 
   /** Posts or edits one message, with a result's images as its attachments; returns Discord's message. */

@@ -8,6 +8,7 @@ import { ApiError, ValidationError } from '@fal-ai/client';
  * - `busy`: rate limited, overloaded, or unreachable (429, 5xx, network).
  * - `timeout`: the job took longer than the bot's limit (decided by the generation service, not by fal).
  * - `not_found`: fal no longer knows the request (results are kept for a limited time).
+ * - `image_unavailable`: fal could not fetch or read an image it was given (422 file_download_error, ...).
  * - `unknown`: anything else; logged in full for the operator.
  */
 export type FalFailure =
@@ -18,6 +19,7 @@ export type FalFailure =
   | { kind: 'busy' }
   | { kind: 'timeout' }
   | { kind: 'not_found' }
+  | { kind: 'image_unavailable' }
   | { kind: 'unknown' };
 
 const SAFETY_WORDS = /content[_ ]policy|safety|flagged|nsfw|blocked/i;
@@ -34,6 +36,9 @@ export function classifyFalError(error: unknown): FalFailure {
       ) {
         return { kind: 'safety' };
       }
+      // fal could not fetch or read an image it was given (https://docs.fal.ai/model-apis/errors).
+      if (details.some((d) => /file_download|image_load|image_too_large/i.test(d.type ?? '')))
+        return { kind: 'image_unavailable' };
       const loc = details.find((d) => Array.isArray(d.loc))?.loc;
       const field = loc
         ?.filter((part) => part !== 'body')

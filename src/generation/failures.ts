@@ -27,6 +27,11 @@ export class ModelGone extends Error {
   }
 }
 
+/** An image a generation starts from is not on Discord any more (e.g. its message was deleted). */
+export class ImageUnavailable extends Error {
+  override readonly name = 'ImageUnavailable';
+}
+
 /** None of the result's images could be downloaded from fal. */
 export class DownloadFailed extends Error {
   override readonly name = 'DownloadFailed';
@@ -48,6 +53,7 @@ export function failureOf(error: unknown, signal: AbortSignal): Failure {
   }
   if (error instanceof ModelUnavailable || error instanceof ModelGone) return { kind: 'model_unavailable' };
   if (error instanceof DownloadFailed) return { kind: 'download' };
+  if (error instanceof ImageUnavailable) return { kind: 'image_unavailable' };
   if (error instanceof DeliveryFailed) return { kind: 'delivery' };
   return classifyFalError(error);
 }

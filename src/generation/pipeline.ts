@@ -4,9 +4,8 @@ import { followStatus } from '../fal/followStatus.js';
 import { submitJob } from '../fal/submit.js';
 import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
-import type { OutputFormat, SafetyTolerance } from '../models/fields.js';
-import { chooseOutputFormat } from '../models/outputFormat.js';
-import { findModel, type GenerationInput, type ImageModel } from '../models/registry.js';
+import type { SafetyTolerance } from '../models/fields.js';
+import { falEndpoint, requestBody } from '../models/operations.js';
 import type { Semaphore } from '../shared/semaphore.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { downloadResultImages, type DownloadLimits } from './downloads.js';
@@ -21,7 +20,7 @@ import {
   mayHaveBeenBilled,
 } from './failures.js';
 import type { ProgressThrottle } from './progressThrottle.js';
-import type { Progress, ReplyTarget } from './types.js';
+import type { ImageLocator, Progress, ReplyTarget } from './types.js';
 
 /**
  * "Fetching the images" is shown only once fetching (or waiting for a delivery slot) takes this long. Shown at
@@ -38,6 +37,8 @@ export interface PipelineOptions {
   readonly fal: FalClient;
   readonly logger: Logger;
   readonly target: ReplyTarget;
+  /** Where the images an action starts from can be fetched by fal now. */
+  readonly images: ImageLocator;
   readonly pollIntervalMs: number;
   readonly jobTimeoutMs: number;
   readonly download: DownloadLimits;
@@ -71,7 +72,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
   let requestId = generation.falRequestId;
   let running = generation.status === 'running';
   let downloadNotice: NodeJS.Timeout | undefined;
-  const model = findModel(generation.modelId);
+  const model = falEndpoint(generation.modelId, generation.action);
   try {
     signal.throwIfAborted();
     if (!model) throw new ModelUnavailable();
@@ -81,11 +82,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         // A previous process sent this job and stopped before saving fal's answer: fal may already have it.
         logger.warn('resubmitting a job whose earlier submit got no saved answer: fal may run it twice', context);
       }
-      const input = falInput(
-        model,
-        generation,
-        chooseOutputFormat(generation.input, target.uploadBudget?.(generation)),
-      );
+      const input = await falInput(generation, options);
       requestId = await submitJob(fal, model.endpointId, input, signal).catch((error: unknown) => {
         // A 404 at submit means fal no longer serves the endpoint: the model is gone, not this job.
         throw isModelGone(error) ? new ModelGone(model.endpointId, error) : error;
@@ -110,7 +107,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       },
     });
     const result = await fal.queue.result(model.endpointId, { requestId, abortSignal: signal });
-    const output = model.output.parse(result.data);
+    const output = { images: model.readImages(result.data) };
     downloadNotice = setTimeout(() => {
       if (!signal.aborted) progress.push({ phase: 'downloading' });
     }, DOWNLOAD_NOTICE_MS);
@@ -133,7 +130,13 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       }
     });
     // fal bills the images it returned, which may be fewer than asked; the member's quota counts those delivered.
-    const costUsd = estimateCost(options.prices, generation.modelId, generation.input.resolution, output.images.length);
+    const costUsd = estimateCost(
+      options.prices,
+      generation.modelId,
+      generation.input.resolution,
+      output.images.length,
+      generation.action,
+    );
     store.markDone(generation.id, delivered.messageId, delivered.count, costUsd, now());
     logger.info('generation delivered', { ...context, falRequestId: requestId, images: delivered.count });
   } catch (error) {
@@ -166,18 +169,21 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
 }
 
 /**
- * The exact body sent to fal: the member's stored options, re-checked against the model's request schema so only
- * its own fields go out, plus what the server sets: the output format for this destination and the safety
- * tolerance stored when the job was admitted.
+ * The exact body sent to fal (models/operations.ts): the member's stored options checked against the endpoint's
+ * schema, the output format that fits this destination, the safety tolerance stored when the job was admitted,
+ * and fresh URLs of the images it starts from.
  */
-export function falInput(
-  model: ImageModel,
-  generation: { input: GenerationInput; safetyTolerance: SafetyTolerance | null },
-  outputFormat: OutputFormat,
-): Record<string, unknown> {
-  return model.request.parse({
-    ...generation.input,
-    output_format: outputFormat,
-    safety_tolerance: generation.safetyTolerance ?? FAL_DEFAULT_TOLERANCE,
+async function falInput(generation: Generation, options: PipelineOptions): Promise<Record<string, unknown>> {
+  const imageUrls = generation.imageRefs.length > 0 ? await options.images.urls(generation.imageRefs) : [];
+  const source = generation.imageRefs[0];
+  const recorded =
+    generation.action === 'upscale' && source?.type === 'result'
+      ? options.store.resultImages(source.generationId).find((image) => image.index === source.index)
+      : undefined;
+  return requestBody(generation.modelId, generation.action, generation.input, {
+    safetyTolerance: generation.safetyTolerance ?? FAL_DEFAULT_TOLERANCE,
+    imageUrls,
+    budget: options.target.uploadBudget?.(generation),
+    source: recorded?.width && recorded.height ? { width: recorded.width, height: recorded.height } : undefined,
   });
 }

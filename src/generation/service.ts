@@ -9,9 +9,9 @@ import type { DownloadLimits } from './downloads.js';
 import { runGeneration, type PipelineOptions } from './pipeline.js';
 import { ProgressThrottle } from './progressThrottle.js';
 import { Scheduler, type Job } from './scheduler.js';
-import { sameProgress, type GenerationRequest, type Progress, type ReplyTarget } from './types.js';
+import { sameProgress, type GenerationRequest, type ImageLocator, type Progress, type ReplyTarget } from './types.js';
 
-export type { Failure, GenerationRequest, Progress, ReplyTarget } from './types.js';
+export type { Failure, GenerationRequest, ImageLocator, Progress, ReplyTarget } from './types.js';
 
 export interface GenerationServiceOptions {
   readonly store: GenerationStore;
@@ -19,6 +19,8 @@ export interface GenerationServiceOptions {
   readonly logger: Logger;
   /** Where every job's progress and result go. */
   readonly target: ReplyTarget;
+  /** Where the images an action starts from can be fetched by fal now. */
+  readonly images: ImageLocator;
   readonly pollIntervalMs: number;
   readonly jobTimeoutMs: number;
   readonly download: DownloadLimits;
@@ -58,6 +60,7 @@ export class GenerationService {
       fal: options.fal,
       logger: options.logger,
       target: options.target,
+      images: options.images,
       pollIntervalMs: options.pollIntervalMs,
       jobTimeoutMs: options.jobTimeoutMs,
       download: options.download,
@@ -84,7 +87,13 @@ export class GenerationService {
   ): { ok: true; generation: Generation } | { ok: false; refusal: Refusal } {
     const now = this.#now();
     const images = request.input.num_images;
-    const costUsd = estimateCost(this.#options.prices, request.modelId, request.input.resolution, images);
+    const costUsd = estimateCost(
+      this.#options.prices,
+      request.modelId,
+      request.input.resolution,
+      images,
+      request.action,
+    );
     const { server, ...fields } = request;
     return this.#options.store.createIfAllowed(
       { ...fields, safetyTolerance: server.safetyTolerance, createdAt: now, quotaImages: images, costUsd },

@@ -1,7 +1,7 @@
 import type { FalFailure } from '../fal/errors.js';
 import type { SafetyTolerance } from '../models/fields.js';
 import type { UploadBudget } from '../models/outputFormat.js';
-import type { FailureKind, Generation, NewGeneration } from '../store/generations.js';
+import type { FailureKind, Generation, ImageRef, NewGeneration } from '../store/generations.js';
 import type { DownloadedImage } from './images.js';
 
 /** Where a job is, as shown to the member while they wait. Elapsed time is rendered by Discord itself. */
@@ -15,6 +15,19 @@ export type Progress =
 /** Why a job ended without images. Each kind has its own plain-words message. */
 export type Failure =
   FalFailure | { kind: 'cancelled' } | { kind: 'download' } | { kind: 'delivery' } | { kind: 'model_unavailable' };
+
+/**
+ * Where the images a generation starts from can be fetched by fal right now: Discord attachment URLs are signed
+ * and expire, so they are renewed through Discord each time. The Discord implementation lives in
+ * discord/imageLocator.ts.
+ */
+export interface ImageLocator {
+  /**
+   * One URL per ref, in order.
+   * @throws {ImageUnavailable} (generation/failures.ts) when an image is not on Discord any more.
+   */
+  urls(refs: readonly ImageRef[]): Promise<string[]>;
+}
 
 // Every kind the pipeline reports can be stored.
 true satisfies Failure['kind'] extends FailureKind ? true : never;

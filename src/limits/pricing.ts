@@ -1,4 +1,6 @@
+import type { GenerationAction } from '../models/operations.js';
 import { MODELS, findModel } from '../models/registry.js';
+import { UPSCALER } from '../models/upscaler.js';
 
 /** Dollars per image, keyed `model` or `model:resolution` (the more specific key wins). */
 export type PriceTable = Readonly<Record<string, number>>;
@@ -28,6 +30,7 @@ export function parsePriceOverrides(text: string): { ok: true; prices: PriceTabl
  * model (scaled by the model's resolution multiplier, as fal bills), else fal's published price.
  */
 export function pricePerImage(prices: PriceTable, modelId: string, resolution: string | undefined): number {
+  if (modelId === UPSCALER.id) return prices[UPSCALER.id] ?? UPSCALER.price.perImageUsd;
   const exact = resolution === undefined ? undefined : prices[`${modelId}:${resolution}`];
   if (exact !== undefined) return exact;
   const model = findModel(modelId);
@@ -36,12 +39,18 @@ export function pricePerImage(prices: PriceTable, modelId: string, resolution: s
   return base * multiplier;
 }
 
-/** What one generation is expected to cost at fal, in US dollars. */
+/**
+ * What one generation is expected to cost at fal, in US dollars: per image of its model and resolution, or of
+ * the upscaler for an Upscale (the /edit endpoints are billed as their model).
+ */
 export function estimateCost(
   prices: PriceTable,
   modelId: string,
   resolution: string | undefined,
   images: number,
+  action: GenerationAction = 'imagine',
 ): number {
-  return Math.round(pricePerImage(prices, modelId, resolution) * images * 10_000) / 10_000;
+  const perImage =
+    action === 'upscale' ? pricePerImage(prices, UPSCALER.id, undefined) : pricePerImage(prices, modelId, resolution);
+  return Math.round(perImage * images * 10_000) / 10_000;
 }

@@ -79,6 +79,22 @@ export const MIGRATIONS: readonly string[] = [
     input_json = json_remove(input_json, '$.safety_tolerance')
   WHERE json_valid(input_json) AND json_type(input_json, '$.safety_tolerance') = 'text';
   `,
+  // Actions on a result's images: what a generation does (imagine, vary, edit, upscale, or /imagine with
+  // reference images) and which images it starts from; and where each delivered image lives on Discord, so an
+  // action on an old result can hand fal a fresh URL of exactly that image.
+  `
+  ALTER TABLE generations ADD COLUMN action TEXT NOT NULL DEFAULT 'imagine';
+  ALTER TABLE generations ADD COLUMN image_refs_json TEXT;
+  CREATE TABLE result_images (
+    generation_id INTEGER NOT NULL REFERENCES generations(id),
+    image_index   INTEGER NOT NULL,
+    message_id    TEXT    NOT NULL,
+    url           TEXT    NOT NULL,
+    width         INTEGER,
+    height        INTEGER,
+    PRIMARY KEY (generation_id, image_index)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GENERATION_ACTIONS, type GenerationAction } from '../models/operations.js';
 import { SAFETY_TOLERANCES, type GenerationInput, type ModelId, type SafetyTolerance } from '../models/registry.js';
 
 /**
@@ -43,9 +44,21 @@ export const FAILURE_KINDS = [
   'download',
   'delivery',
   'model_unavailable',
+  'image_unavailable',
   'not_acknowledged',
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+/**
+ * An image a generation starts from: one of a result's images (by generation and 0-based index), or a file a
+ * member attached to /imagine (by its Discord URL). Either way its URL is refreshed through Discord before fal
+ * is handed it, so an action on a week-old result still works.
+ */
+export const ImageRef = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('result'), generationId: z.int().positive(), index: z.int().min(0) }),
+  z.object({ type: z.literal('attachment'), url: z.url(), filename: z.string() }),
+]);
+export type ImageRef = z.output<typeof ImageRef>;
 
 /** One /imagine job, as persisted before anything is sent to fal. */
 export interface Generation {
@@ -57,6 +70,9 @@ export interface Generation {
   readonly input: GenerationInput;
   /** The server's safety filter level when the job was admitted (null on rows that never had one). */
   readonly safetyTolerance: SafetyTolerance | null;
+  readonly action: GenerationAction;
+  /** The images it starts from (none for a plain /imagine). */
+  readonly imageRefs: readonly ImageRef[];
   readonly requesterId: string;
   readonly guildId: string | null;
   readonly channelId: string;
@@ -115,6 +131,8 @@ const Row = z.object({
   model_id: z.string().min(1),
   input_json: z.string(),
   safety_tolerance: z.enum(SAFETY_TOLERANCES).nullable(),
+  action: z.enum(GENERATION_ACTIONS),
+  image_refs_json: z.string().nullable(),
   requester_id: z.string(),
   guild_id: nullableText,
   channel_id: z.string(),
@@ -169,6 +187,8 @@ export function parseGenerationRow(raw: unknown): Generation {
     modelId: r.model_id as ModelId,
     input: memberInput as GenerationInput,
     safetyTolerance: r.safety_tolerance ?? legacyTolerance ?? null,
+    action: r.action,
+    imageRefs: parseImageRefs(r.id, r.image_refs_json),
     requesterId: r.requester_id,
     guildId: r.guild_id,
     channelId: r.channel_id,
@@ -190,6 +210,19 @@ export function parseGenerationRow(raw: unknown): Generation {
     quotaImages: r.quota_images,
     costUsd: r.cost_usd,
   };
+}
+
+function parseImageRefs(id: number, json: string | null): ImageRef[] {
+  if (json === null) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new DamagedRowError(id, 'image_refs_json is not JSON');
+  }
+  const refs = z.array(ImageRef).safeParse(value);
+  if (!refs.success) throw new DamagedRowError(id, `image_refs_json: ${describe(refs.error)}`);
+  return refs.data;
 }
 
 function describe(error: z.ZodError): string {

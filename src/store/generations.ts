@@ -9,7 +9,17 @@ import {
 } from './generationRow.js';
 
 export { DamagedRowError, FAILURE_KINDS, UNFINISHED_STATUSES } from './generationRow.js';
-export type { FailureKind, Generation, GenerationStatus } from './generationRow.js';
+export type { FailureKind, Generation, GenerationStatus, ImageRef } from './generationRow.js';
+
+/** Where one delivered image of a result lives on Discord. */
+export interface ResultImage {
+  readonly index: number;
+  readonly messageId: string;
+  /** The attachment URL as Discord last gave it (signed: refresh it before use). */
+  readonly url: string;
+  readonly width: number | null;
+  readonly height: number | null;
+}
 
 const UNFINISHED_SQL = UNFINISHED_STATUSES.map((status) => `'${status}'`).join(', ');
 
@@ -31,6 +41,8 @@ export type NewGeneration = Pick<
   | 'modelId'
   | 'input'
   | 'safetyTolerance'
+  | 'action'
+  | 'imageRefs'
   | 'requesterId'
   | 'guildId'
   | 'channelId'
@@ -77,13 +89,15 @@ export class GenerationStore {
   readonly #activeOfMember;
   readonly #parts;
   readonly #recordPart;
+  readonly #resultImages;
+  readonly #recordResultImage;
 
   constructor(db: Db) {
     this.#insert = db.prepare(
-      `INSERT INTO generations (status, model_id, input_json, safety_tolerance, requester_id, guild_id, channel_id,
-         application_id, interaction_token, token_expires_at, parent_id, created_at, app_permissions, attachment_size_limit,
-         in_thread, quota_images, cost_usd)
-       VALUES ('waiting', @modelId, @inputJson, @safetyTolerance, @requesterId, @guildId, @channelId, @applicationId,
+      `INSERT INTO generations (status, model_id, input_json, safety_tolerance, action, image_refs_json, requester_id,
+         guild_id, channel_id, application_id, interaction_token, token_expires_at, parent_id, created_at, app_permissions,
+         attachment_size_limit, in_thread, quota_images, cost_usd)
+       VALUES ('waiting', @modelId, @inputJson, @safetyTolerance, @action, @imageRefsJson, @requesterId, @guildId, @channelId, @applicationId,
          @interactionToken, @tokenExpiresAt, @parentId, @createdAt, @appPermissions, @attachmentSizeLimit, @inThread,
          @quotaImages, @costUsd)`,
     );
@@ -150,6 +164,17 @@ export class GenerationStore {
       `INSERT INTO delivered_parts (generation_id, part, message_id, delivered_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (generation_id, part) DO UPDATE SET message_id = excluded.message_id, delivered_at = excluded.delivered_at`,
     );
+    this.#resultImages = db.prepare<
+      [number],
+      { image_index: number; message_id: string; url: string; width: number | null; height: number | null }
+    >(
+      'SELECT image_index, message_id, url, width, height FROM result_images WHERE generation_id = ? ORDER BY image_index',
+    );
+    this.#recordResultImage = db.prepare<[number, number, string, string, number | null, number | null]>(
+      `INSERT INTO result_images (generation_id, image_index, message_id, url, width, height) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (generation_id, image_index) DO UPDATE SET message_id = excluded.message_id, url = excluded.url,
+         width = excluded.width, height = excluded.height`,
+    );
   }
 
   create(generation: NewGeneration): Generation {
@@ -157,6 +182,8 @@ export class GenerationStore {
       modelId: generation.modelId,
       inputJson: JSON.stringify(generation.input),
       safetyTolerance: generation.safetyTolerance,
+      action: generation.action,
+      imageRefsJson: generation.imageRefs.length > 0 ? JSON.stringify(generation.imageRefs) : null,
       requesterId: generation.requesterId,
       guildId: generation.guildId,
       channelId: generation.channelId,
@@ -299,6 +326,22 @@ export class GenerationStore {
   /** Records one part of a result the moment Discord has accepted it. */
   recordPart(id: number, part: number, messageId: string, at: number): void {
     this.#recordPart.run(id, part, messageId, at);
+  }
+
+  /** Where each delivered image of a result lives on Discord (0-based index), oldest part first. */
+  resultImages(id: number): ResultImage[] {
+    return this.#resultImages.all(id).map((row) => ({
+      index: row.image_index,
+      messageId: row.message_id,
+      url: row.url,
+      width: row.width,
+      height: row.height,
+    }));
+  }
+
+  /** Records where Discord put one image of a result (the message that carries it, and its attachment URL). */
+  recordResultImage(id: number, image: ResultImage): void {
+    this.#recordResultImage.run(id, image.index, image.messageId, image.url, image.width, image.height);
   }
 
   /** Forgets the result message (after a member deleted it); the row stays for history and rerolls. */

@@ -76,6 +76,9 @@ describe('registered /imagine options', () => {
       'num_images',
       'seed',
       'resolution',
+      'image',
+      'image2',
+      'image3',
       'model',
     ]);
     expect(registered.options.find((o) => o.name === 'model')?.choices?.map((c) => c.value)).toEqual([

@@ -98,6 +98,7 @@ async function startHarness(options: { concurrency?: number } = {}): Promise<Har
         fal: createFal({ key: fal.key, baseUrl: fal.baseUrl }),
         logger: serviceLogger,
         target,
+        images: { urls: () => Promise.reject(new Error('these jobs start from no image')) },
         pollIntervalMs: 5,
         jobTimeoutMs: 60_000,
         download: { timeoutMs: 10_000, maxBytes: 10 * 1024 * 1024 },
@@ -133,6 +134,8 @@ function request(member: number, prompt: string): GenerationRequest {
     attachmentSizeLimit: null,
     inThread: false,
     server: { safetyTolerance: '4' },
+    action: 'imagine',
+    imageRefs: [],
   };
 }
 

@@ -13,6 +13,8 @@ const fresh: NewGeneration = {
   modelId: 'nano-banana-2',
   input: { prompt: 'a fox', aspect_ratio: 'auto', num_images: 1, seed: 3, resolution: '1K' },
   safetyTolerance: '2',
+  action: 'imagine',
+  imageRefs: [],
   requesterId: '200000000000000001',
   guildId: '300000000000000001',
   channelId: '300000000000000002',
@@ -43,7 +45,8 @@ describe('GenerationStore rows', () => {
 
   it('lifts the safety tolerance out of the input of rows written before it had a column of its own', () => {
     db = new Database(':memory:');
-    migrate(db, MIGRATIONS.length - 1);
+    // Up to the step before the one that gave the safety tolerance its own column.
+    migrate(db, MIGRATIONS.findIndex((step) => step.includes('ADD COLUMN safety_tolerance')));
     db.prepare(
       `INSERT INTO generations (status, model_id, input_json, requester_id, channel_id, application_id, created_at)
        VALUES ('done', 'imagen4', ?, '1', '2', '3', 1)`,

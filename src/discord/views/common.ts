@@ -11,6 +11,7 @@ import {
 } from 'discord.js';
 import type { DownloadedImage } from '../../generation/images.js';
 import { findModel } from '../../models/registry.js';
+import { UPSCALER, UPSCALE_FACTOR } from '../../models/upscaler.js';
 import type { Generation } from '../../store/generations.js';
 import { GENERATION_COMPONENTS, encodeCustomId, type ComponentAction } from '../customId.js';
 import { quoteUserText } from '../text.js';
@@ -61,9 +62,10 @@ export function button(
   label: string,
   style: ButtonStyle,
   emoji?: string,
+  image?: number,
 ): ButtonBuilder {
   const built = new ButtonBuilder()
-    .setCustomId(encodeCustomId({ command: GENERATION_COMPONENTS, action, id }))
+    .setCustomId(encodeCustomId({ command: GENERATION_COMPONENTS, action, id, ...(image !== undefined && { image }) }))
     .setLabel(label)
     .setStyle(style);
   // As an object: a bare string goes through discord.js's emoji parser, which leaves `id: undefined` for the
@@ -76,20 +78,30 @@ export function row(...buttons: ButtonBuilder[]): ActionRowBuilder<MessageAction
 }
 
 export function promptLines(generation: Generation): string[] {
-  const lines = [`**${quoteUserText(generation.input.prompt, PROMPT_PREVIEW_LENGTH)}**`];
+  const prompt = quoteUserText(generation.input.prompt, PROMPT_PREVIEW_LENGTH);
+  // An Edit image's prompt is the member's instruction; an upscale shows the prompt of the image it enlarges.
+  const lines = [generation.action === 'edit' ? `✏️ **${prompt}**` : `**${prompt}**`];
   if (generation.input.negative_prompt) {
     lines.push(`-# Without: ${quoteUserText(generation.input.negative_prompt, NEGATIVE_PREVIEW_LENGTH)}`);
   }
   return lines;
 }
 
+/** The parameters of a generation, ending with its job id (what /imagine-show takes). */
 export function parameterLine(generation: Generation): string {
   const { input } = generation;
   const model = findModel(generation.modelId);
+  if (generation.action === 'upscale') {
+    return [`Upscaled ×${UPSCALE_FACTOR}`, UPSCALER.label, `job #${generation.id}`].join(' · ');
+  }
   return [
     `Seed \`${input.seed}\``,
     input.aspect_ratio === 'auto' ? 'auto ratio' : input.aspect_ratio,
     ...(input.resolution ? [input.resolution] : []),
     model?.label ?? generation.modelId,
+    ...(generation.action === 'reference'
+      ? [`${generation.imageRefs.length} reference image${generation.imageRefs.length === 1 ? '' : 's'}`]
+      : []),
+    `job #${generation.id}`,
   ].join(' · ');
 }

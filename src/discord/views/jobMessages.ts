@@ -12,6 +12,7 @@ import {
 import type { DownloadedImage } from '../../generation/images.js';
 import type { Failure, Progress } from '../../generation/service.js';
 import { findModel } from '../../models/registry.js';
+import { editEndpointOf } from '../../models/editEndpoints.js';
 import type { Generation } from '../../store/generations.js';
 import {
   NO_PINGS,
@@ -72,6 +73,43 @@ export function resultButtons(id: number): ActionRowBuilder<MessageActionRowComp
   );
 }
 
+/**
+ * The buttons of a result message: the generation's own (Same seed, New seed, Edit, Delete), then one row per
+ * action on a single image, like Midjourney's U1..U4 / V1..V4: Upscale for every image, Vary and Edit image
+ * where the model has an /edit endpoint. Numbers are the image's place in the whole result, so the parts of a
+ * split result number on. An upscale's result is an end point: it keeps only Delete.
+ */
+export function resultComponents(
+  generation: Generation,
+  images: readonly { readonly index: number }[],
+): ActionRowBuilder<MessageActionRowComponentBuilder>[] {
+  const { id } = generation;
+  if (generation.action === 'upscale') return [row(button('delete', id, 'Delete', ButtonStyle.Danger, '🗑️'))];
+  const perImage = (action: 'upscale' | 'vary' | 'edit-image', letter: string, style: ButtonStyle) =>
+    row(...images.map((image) => button(action, id, `${letter}${image.index + 1}`, style, undefined, image.index)));
+  const rows = [resultButtons(id), perImage('upscale', 'U', ButtonStyle.Secondary)];
+  if (editEndpointOf(generation.modelId)) {
+    rows.push(perImage('vary', 'V', ButtonStyle.Secondary), perImage('edit-image', 'E', ButtonStyle.Secondary));
+  }
+  return rows;
+}
+
+/** How a result points back at what it came from: the image it varies, edits or upscales, or the rerolled result. */
+function originLine(generation: Generation, parentLink: string): string {
+  const source = generation.imageRefs[0];
+  const image = source?.type === 'result' ? `image ${source.index + 1} of ${parentLink}` : parentLink;
+  switch (generation.action) {
+    case 'vary':
+      return `-# ↪ Variation of ${image}`;
+    case 'edit':
+      return `-# ↪ Edit of ${image}`;
+    case 'upscale':
+      return `-# ↪ Upscale of ${image}`;
+    default:
+      return `-# ↪ Reroll of ${parentLink}`;
+  }
+}
+
 /** The finished message: the images as attachments, the parameters, and the buttons that never die. */
 export function renderResult(
   generation: Generation,
@@ -87,7 +125,7 @@ export function renderResult(
     `${parameterLine(generation)} · ${seconds.toFixed(1)} s · ${userMention(generation.requesterId)}`,
   ];
   const parentLink = options.parent && generationLink(options.parent);
-  if (parentLink) lines.push(`-# ↪ Reroll of ${parentLink}`);
+  if (parentLink) lines.push(originLine(generation, parentLink));
   if (missing > 0) {
     lines.push(`⚠️ ${missing} of ${generation.input.num_images} images could not be downloaded from fal.`);
   }
@@ -95,7 +133,7 @@ export function renderResult(
   return {
     content: lines.join('\n'),
     images,
-    components: [resultButtons(generation.id)],
+    components: resultComponents(generation, images),
     allowedMentions: mentions(generation, options.inChannel),
   };
 }
@@ -104,7 +142,9 @@ export function renderResult(
 export function failureMessage(generation: Generation, failure: Failure): string {
   switch (failure.kind) {
     case 'safety':
-      return "🚫 The model's safety filter refused this prompt. Try rewording it (the Edit button lets you change it).";
+      return generation.action === 'imagine'
+        ? "🚫 The model's safety filter refused this prompt. Try rewording it (the Edit button lets you change it)."
+        : "🚫 The model's safety filter refused this (the image, or the words asked of it). Try other words or another image.";
     case 'invalid_input':
       return failure.field
         ? `⚠️ fal rejected the ${failure.field.replaceAll('_', ' ')} option. Check it and try again.`
@@ -130,6 +170,8 @@ export function failureMessage(generation: Generation, failure: Failure): string
         `⚠️ ${findModel(generation.modelId)?.label ?? 'This model'} is no longer available, so nothing was made and nothing was counted. ` +
         'You can run the same prompt with the server’s default model; a server admin can pick another default with /imagine-settings model.'
       );
+    case 'image_unavailable':
+      return '⚠️ The image to start from could not be fetched from Discord (was its message deleted?), so nothing was made and nothing was counted.';
     case 'unknown':
       return `⚠️ Something went wrong on our side. Please try again; if it keeps happening, tell a server admin (job #${generation.id}).`;
   }
@@ -148,7 +190,7 @@ export function renderFailure(
       ? [row(edit)]
       : failure.kind === 'model_unavailable'
         ? [row(useDefaultModelButton(generation.id))]
-        : failure.kind === 'unauthorized' || failure.kind === 'no_credit'
+        : failure.kind === 'unauthorized' || failure.kind === 'no_credit' || failure.kind === 'image_unavailable'
           ? []
           : [row(retry, edit)];
   return {

@@ -1,0 +1,50 @@
+import type { REST } from 'discord.js';
+import { ImageUnavailable } from '../generation/failures.js';
+import type { ImageLocator } from '../generation/types.js';
+import type { GenerationStore, ImageRef } from '../store/generations.js';
+
+/** Discord's answer to refresh-urls. */
+interface RefreshedUrls {
+  readonly refreshed_urls?: readonly { readonly original?: string; readonly refreshed?: string }[];
+}
+
+/** The most URLs one refresh-urls request takes (UNCONFIRMED: the limit apps use). */
+const REFRESH_BATCH = 50;
+
+/**
+ * Hands fal URLs of Discord attachments that work now. Attachment URLs are signed and expire (about 24 h), so
+ * every URL is renewed through `POST /attachments/refresh-urls` (bot token) just before the submit: an action on
+ * a week-old result still gives fal a fresh URL of exactly that image. A result image the bot never recorded
+ * (its message is gone, or it came from a version that did not keep them) is {@link ImageUnavailable}.
+ */
+export class DiscordImageLocator implements ImageLocator {
+  readonly #rest: REST;
+  readonly #store: GenerationStore;
+
+  constructor(options: { botRest: REST; store: GenerationStore }) {
+    this.#rest = options.botRest;
+    this.#store = options.store;
+  }
+
+  async urls(refs: readonly ImageRef[]): Promise<string[]> {
+    const originals = refs.map((ref) => {
+      if (ref.type === 'attachment') return ref.url;
+      const image = this.#store.resultImages(ref.generationId).find((candidate) => candidate.index === ref.index);
+      if (!image)
+        throw new ImageUnavailable(`image ${ref.index + 1} of generation ${ref.generationId} is not recorded`);
+      return image.url;
+    });
+    const refreshed = new Map<string, string>();
+    for (let start = 0; start < originals.length; start += REFRESH_BATCH) {
+      const batch = originals.slice(start, start + REFRESH_BATCH);
+      const answer = (await this.#rest.post('/attachments/refresh-urls', {
+        body: { attachment_urls: batch },
+      })) as RefreshedUrls;
+      for (const entry of answer.refreshed_urls ?? []) {
+        if (entry.original && entry.refreshed) refreshed.set(entry.original, entry.refreshed);
+      }
+    }
+    // A URL Discord did not renew is passed as it is: if it has expired, fal says it cannot fetch it.
+    return originals.map((url) => refreshed.get(url) ?? url);
+  }
+}
