@@ -1,4 +1,3 @@
-
 import { editEndpointOf, type EditEndpoint } from './editEndpoints.js';
 import type { OutputFormat, OutputImageFile, SafetyTolerance } from './fields.js';
 import { chooseOutputFormat, type UploadBudget } from './outputFormat.js';

@@ -104,7 +104,9 @@ describe('/imagine', () => {
     expect(customIds(final.body)).toEqual([
       ...['imagine:same:1', 'imagine:new:1', 'imagine:edit:1', 'imagine:delete:1'],
       // One button per image and action (U1..U3, V1..V3, E1..E3), the image's index last.
-      ...['upscale', 'vary', 'edit-image'].flatMap((action) => [0, 1, 2].map((image) => `imagine:${action}:1:${image}`)),
+      ...['upscale', 'vary', 'edit-image'].flatMap((action) =>
+        [0, 1, 2].map((image) => `imagine:${action}:1:${image}`),
+      ),
     ]);
     expect(content).toContain('job #1');
     expect(final.body).toMatchObject({ allowed_mentions: { parse: [] } });
