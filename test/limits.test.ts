@@ -81,6 +81,24 @@ describe('prices', () => {
     expect(estimateCost(parsed.prices, 'imagen4-fast', undefined, 3)).toBe(0.06);
   });
 
+  it('prices each resolution as fal bills it, and an override of the model scales the same way', () => {
+    expect(estimateCost({}, 'nano-banana-2', '0.5K', 4)).toBe(0.24);
+    expect(estimateCost({}, 'nano-banana-2', '1K', 1)).toBe(0.08);
+    expect(estimateCost({}, 'nano-banana-2', '2K', 1)).toBe(0.12);
+    expect(estimateCost({}, 'nano-banana-2', '4K', 2)).toBe(0.32);
+    expect(estimateCost({}, 'nano-banana-pro', '2K', 1)).toBe(0.15);
+    expect(estimateCost({}, 'nano-banana-pro', '4K', 1)).toBe(0.3);
+    expect(estimateCost({ 'nano-banana-2': 0.1 }, 'nano-banana-2', '4K', 1)).toBe(0.2);
+    expect(estimateCost({ 'nano-banana-2': 0.1, 'nano-banana-2:4K': 0.25 }, 'nano-banana-2', '4K', 1)).toBe(0.25);
+  });
+
+  it('prices an Upscale at the upscaler, whatever model made the image', () => {
+    expect(estimateCost({}, 'nano-banana-pro', '4K', 1, 'upscale')).toBe(0.002);
+    const parsed = parsePriceOverrides('esrgan=0.01');
+    expect(parsed).toEqual({ ok: true, prices: { esrgan: 0.01 } });
+    if (parsed.ok) expect(estimateCost(parsed.prices, 'nano-banana-2', '1K', 1, 'upscale')).toBe(0.01);
+  });
+
   it('refuses malformed or unknown entries', () => {
     expect(parsePriceOverrides('imagen4').ok).toBe(false);
     expect(parsePriceOverrides('dalle=0.1').ok).toBe(false);

@@ -6,7 +6,8 @@ import { UPSCALER } from '../models/upscaler.js';
 export type PriceTable = Readonly<Record<string, number>>;
 
 /**
- * Parses `IMAGEN_PRICES`, e.g. `nano-banana-2=0.08,nano-banana-pro:4K=0.3`. Unknown models are refused so a typo
+ * Parses `IMAGEN_PRICES`, e.g. `nano-banana-2=0.08,nano-banana-pro:4K=0.3,esrgan=0.003` (`esrgan`: the upscaler).
+ * Unknown models are refused so a typo
  * cannot silently leave a price at its default.
  */
 export function parsePriceOverrides(text: string): { ok: true; prices: PriceTable } | { ok: false; problem: string } {
@@ -18,8 +19,10 @@ export function parsePriceOverrides(text: string): { ok: true; prices: PriceTabl
     const match = /^([a-z0-9-]+)(?::(0\.5K|1K|2K|4K))?=(\d+(?:\.\d+)?)$/.exec(entry);
     if (!match?.[1] || !match[3])
       return { ok: false, problem: 'has an entry that is not model=dollars or model:resolution=dollars' };
-    if (!findModel(match[1]))
-      return { ok: false, problem: `names an unknown model (known: ${MODELS.map((m) => m.id).join(', ')})` };
+    if (!findModel(match[1]) && match[1] !== UPSCALER.id) {
+      const known = [...MODELS.map((m) => m.id), UPSCALER.id].join(', ');
+      return { ok: false, problem: `names an unknown model (known: ${known})` };
+    }
     prices[match[2] ? `${match[1]}:${match[2]}` : match[1]] = Number(match[3]);
   }
   return { ok: true, prices };

@@ -146,6 +146,33 @@ describe('crash and restart (SIGKILL)', () => {
     expect(f.fal.submissions).toHaveLength(1);
   }, 120_000);
 
+  it('resumes an Upscale killed mid-job by its request id: one upscale, delivered once, of the right image', async () => {
+    fakes = await startFakes();
+    const f = fakes;
+    const first = await startBot();
+    const original = imagine('a lighthouse');
+    await f.discord.waitForRequest(isFinalEdit(original.token));
+    const message = [...f.discord.messages.values()].find((m) => m.interactionToken === original.token);
+    if (!message) throw new Error('no result message');
+    f.fal.enqueuePlan({ hold: true });
+    const click = f.discord.button({ customId: 'imagine:upscale:1:0', message: { id: message.id } });
+    f.discord.dispatchInteraction(click);
+    const upscale = await f.fal.waitForSubmission(2);
+    await f.fal.waitForRequest((r) => r.path.includes(`/requests/${upscale.requestId}/status`));
+    expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
+    expect(row(2)).toMatchObject({ status: 'queued', fal_request_id: upscale.requestId });
+
+    f.fal.release(upscale.requestId);
+    const second = await startBot();
+    const final = await f.discord.waitForRequest(isFinalEdit(click.token));
+    expect(final.files).toHaveLength(1);
+    expect(contentOf(final.body)).toContain('Upscale of image 1 of');
+    await second.waitForLog('generation delivered');
+    expect(f.fal.submissions.map((s) => s.endpointId)).toEqual(['fal-ai/nano-banana-2', 'fal-ai/esrgan']);
+    expect(upscale.fetchedImages[0]?.bytes?.equals(message.attachments[0]?.data ?? Buffer.alloc(0))).toBe(true);
+    expect(row(2)).toMatchObject({ status: 'done' });
+  }, 120_000);
+
   it('submits on restart a job whose submit got no answer, logging that fal may run it twice', async () => {
     fakes = await startFakes();
     // fal that accepts the connection and never answers: the bot is killed while its submit hangs.
