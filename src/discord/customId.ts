@@ -10,7 +10,17 @@ import { z } from 'zod';
  */
 export const GENERATION_COMPONENTS = 'imagine';
 
-export const COMPONENT_ACTIONS = ['same', 'new', 'edit', 'edit-submit', 'delete', 'cancel', 'default'] as const;
+export const COMPONENT_ACTIONS = [
+  'same',
+  'new',
+  'edit',
+  'edit-submit',
+  'delete',
+  'cancel',
+  'default',
+  'newer',
+  'older',
+] as const;
 export type ComponentAction = (typeof COMPONENT_ACTIONS)[number];
 
 export interface CustomId {

@@ -79,6 +79,13 @@ export const MIGRATIONS: readonly string[] = [
     input_json = json_remove(input_json, '$.safety_tolerance')
   WHERE json_valid(input_json) AND json_type(input_json, '$.safety_tolerance') = 'text';
   `,
+  // /imagine-history pages a member's generations in a server by id; /imagine-show finds a generation by the
+  // id of any message of its result. Without these both would scan the whole table.
+  `
+  CREATE INDEX generations_history ON generations(requester_id, guild_id, id);
+  CREATE INDEX generations_by_message ON generations(message_id) WHERE message_id IS NOT NULL;
+  CREATE INDEX delivered_parts_by_message ON delivered_parts(message_id);
+  `,
 ];
 
 /** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */

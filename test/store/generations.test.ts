@@ -43,7 +43,11 @@ describe('GenerationStore rows', () => {
 
   it('lifts the safety tolerance out of the input of rows written before it had a column of its own', () => {
     db = new Database(':memory:');
-    migrate(db, MIGRATIONS.length - 1);
+    // Up to, not including, the migration that gave the safety tolerance its own column.
+    migrate(
+      db,
+      MIGRATIONS.findIndex((step) => step.includes('ADD COLUMN safety_tolerance')),
+    );
     db.prepare(
       `INSERT INTO generations (status, model_id, input_json, requester_id, channel_id, application_id, created_at)
        VALUES ('done', 'imagen4', ?, '1', '2', '3', 1)`,
