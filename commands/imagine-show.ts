@@ -144,8 +144,9 @@ function whyNot(generation: Generation, reason: Exclude<FetchedResult, { ok: tru
 }
 
 /**
- * After a public deferral, an answer only the member should see: the "thinking…" reply is removed and the
- * answer follows up ephemerally (a deferred reply cannot be made ephemeral afterwards).
+ * After a public deferral, an answer only the member should see: the "thinking…" reply is removed, then the
+ * answer follows up ephemerally. In that order: the first followup to a deferred reply takes the reply's place,
+ * public as the deferral was.
  */
 async function answerPrivately(interaction: ChatInputCommandInteraction, content: string): Promise<void> {
   await interaction.deleteReply();

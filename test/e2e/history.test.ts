@@ -1,4 +1,4 @@
-import { ApplicationCommandOptionType as T } from 'discord.js';
+import { ApplicationCommandOptionType as T, PermissionFlagsBits } from 'discord.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FakeUser, RecordedRequest } from '../fakes/discord.js';
 import type { NewGeneration } from '../../src/store/generations.js';
@@ -286,6 +286,22 @@ describe('/imagine-show', () => {
     expect(await refusal('1')).toBe(
       'The message with the images of job #1 was deleted, so they cannot be shown again.',
     );
+
+    // The bot may no longer read the channel where the result was posted.
+    const hidden = await imagine('in a channel the bot lost', alice);
+    world.discord.setChannel(world.discord.channelId, {
+      guildId: world.discord.guildId,
+      botPermissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages,
+    });
+    const noAccess = run('imagine-show', alice, '#2');
+    const noAccessAnswer = await world.discord.waitForRequest(
+      (r) => r.method === 'POST' && r.path.startsWith(`/webhooks/${world.discord.applicationId}/${noAccess.token}`),
+    );
+    expect(noAccessAnswer.body).toMatchObject({
+      flags: 64,
+      content: expect.stringContaining('Read Message History') as unknown,
+    });
+    expect(world.bot.store.get(2)?.messageId).toBe(hidden.message.id);
 
     const failed = seed(alice, 'refused');
     world.bot.store.markFailed(failed.id, 'failed', 'safety', Date.now());
