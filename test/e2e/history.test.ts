@@ -147,6 +147,8 @@ describe('/imagine-history', () => {
     const message = world.discord.originalMessage(interaction);
     if (!message) throw new Error('no history message');
 
+    // The buttons hold everything they need: they work for a bot started since.
+    await world.restart();
     const older = click(message.id, 'imagine-history:older:4', alice);
     const olderAnswer = await world.discord.waitForRequest(isCallback(older.id));
     expect(olderAnswer.body).toMatchObject({ type: 7 });
