@@ -3,17 +3,14 @@ import {
   ApplicationIntegrationType,
   InteractionContextType,
   MessageFlags,
-  Routes,
-  makeURLSearchParams,
   type ChatInputCommandInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Command, CommandContext } from '../src/discord/command.js';
 import { fitForDiscord, uploadLimits } from '../src/discord/fitAttachments.js';
 import { parseJobReference, type JobReference } from '../src/discord/jobReference.js';
-import { messageBody } from '../src/discord/messageBody.js';
+import { sendInteractionMessages } from '../src/discord/messageBody.js';
 import { fetchResultImages, type FetchedResult } from '../src/discord/resultImages.js';
-import { sendMessage } from '../src/discord/upload.js';
 import { NO_PINGS } from '../src/discord/views/common.js';
 import { historyStatus } from '../src/discord/views/history.js';
 import { renderShownResult } from '../src/discord/views/show.js';
@@ -88,36 +85,15 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   }
 
   const fitted = await fitForDiscord(fetched.images, uploadLimits(interaction.attachmentSizeLimit));
-  const rest = context.client.rest;
-  for (const [index, images] of fitted.messages.entries()) {
-    const view = renderShownResult(generation, images, {
+  const views = fitted.messages.map((images, index) =>
+    renderShownResult(generation, images, {
       shownBy: interaction.user.id,
       missing: fetched.missing,
       part: index + 1,
       parts: fitted.messages.length,
-    });
-    const { json, files } = messageBody(view);
-    // The interaction webhook is authorised by its token (in the route), not by the bot token.
-    await sendMessage(
-      rest,
-      index === 0
-        ? {
-            method: 'patch',
-            route: Routes.webhookMessage(interaction.applicationId, interaction.token, '@original'),
-            json,
-            files,
-            auth: false,
-          }
-        : {
-            method: 'post',
-            route: Routes.webhook(interaction.applicationId, interaction.token),
-            json,
-            files,
-            auth: false,
-            query: makeURLSearchParams({ wait: true }),
-          },
-    );
-  }
+    }),
+  );
+  await sendInteractionMessages(context.client.rest, interaction, views);
   context.logger.info('result shown again', { generation: generation.id, by: interaction.user.id });
 }
 
