@@ -1,7 +1,7 @@
 import { ApplicationCommandOptionType as T, PermissionFlagsBits } from 'discord.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FakeUser, RecordedRequest } from '../fakes/discord.js';
-import type { NewGeneration } from '../../src/store/generations.js';
+import { newGeneration } from '../store/newGeneration.js';
 import { contentOf, customIds, isCallback, isFinalEdit, isOriginalEdit, startWorld, type World } from './world.js';
 
 const alice: FakeUser = { id: '200000000000000001', username: 'alice' };
@@ -39,24 +39,16 @@ async function imagine(prompt: string, user: FakeUser, options: { numImages?: nu
 
 /** A row saved straight into the store (for paging and states a real job would take long to reach). */
 function seed(user: FakeUser, prompt: string, guildId: string = world.discord.guildId) {
-  const row: NewGeneration = {
+  const row = newGeneration({
     modelId: 'nano-banana-pro',
     input: { prompt, aspect_ratio: '1:1', num_images: 1, seed: 7, resolution: '1K' },
-    safetyTolerance: '4',
     requesterId: user.id,
     guildId,
     channelId: world.discord.channelId,
     applicationId: world.discord.applicationId,
-    interactionToken: 'seeded-token',
-    tokenExpiresAt: 0,
-    parentId: null,
     createdAt: Date.now() - 60_000,
-    appPermissions: null,
-    attachmentSizeLimit: null,
-    inThread: false,
-    quotaImages: 1,
     costUsd: 0.15,
-  };
+  });
   return world.bot.store.create(row);
 }
 

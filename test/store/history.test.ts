@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/store/database.js';
-import { GenerationStore, type NewGeneration } from '../../src/store/generations.js';
+import { GenerationStore } from '../../src/store/generations.js';
+import { newGeneration } from './newGeneration.js';
 
 let db: Db | undefined;
 afterEach(() => {
@@ -13,25 +14,8 @@ const BOB = '200000000000000002';
 const GUILD = '300000000000000001';
 const OTHER_GUILD = '300000000000000009';
 
-function job(requesterId: string, guildId: string | null): NewGeneration {
-  return {
-    modelId: 'nano-banana-2',
-    input: { prompt: 'a fox', aspect_ratio: 'auto', num_images: 1, seed: 3, resolution: '1K' },
-    safetyTolerance: '4',
-    requesterId,
-    guildId,
-    channelId: '300000000000000002',
-    applicationId: '300000000000000003',
-    interactionToken: 'token',
-    tokenExpiresAt: 1,
-    parentId: null,
-    createdAt: 1,
-    appPermissions: null,
-    attachmentSizeLimit: null,
-    inThread: false,
-    quotaImages: 1,
-    costUsd: 0.08,
-  };
+function job(requesterId: string, guildId: string | null) {
+  return newGeneration({ requesterId, guildId });
 }
 
 describe('GenerationStore.historyOf', () => {

@@ -1,36 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { HISTORY_PAGE_SIZE, historyStatus, renderHistory } from '../../../src/discord/views/history.js';
-import type { Generation } from '../../../src/store/generations.js';
+import { openDatabase } from '../../../src/store/database.js';
+import { GenerationStore, type Generation } from '../../../src/store/generations.js';
+import { newGeneration } from '../../store/newGeneration.js';
 
+/** Rows go through the store, so they are what the store really returns. */
 function generation(id: number, overrides: Partial<Generation> = {}): Generation {
-  return {
-    id,
-    status: 'done',
-    modelId: 'nano-banana-pro',
-    input: { prompt: 'a fox', aspect_ratio: 'auto', num_images: 4, seed: 1, resolution: '4K' },
-    safetyTolerance: '4',
-    requesterId: '20000000000000000001',
-    guildId: '30000000000000000001',
-    channelId: '30000000000000000002',
-    applicationId: '30000000000000000003',
-    interactionToken: null,
-    tokenExpiresAt: null,
-    parentId: null,
-    falRequestId: null,
-    messageId: '40000000000000000001',
-    imageCount: 4,
-    failureKind: null,
-    createdAt: 1_700_000_000_000,
-    submittedAt: null,
-    finishedAt: null,
-    appPermissions: null,
-    attachmentSizeLimit: null,
-    inThread: false,
-    dispatchedAt: null,
-    quotaImages: 4,
-    costUsd: 0.3,
-    ...overrides,
-  };
+  const db = openDatabase(':memory:');
+  try {
+    const store = new GenerationStore(db);
+    const created = store.create(
+      newGeneration({
+        modelId: 'nano-banana-pro',
+        input: { prompt: 'a fox', aspect_ratio: 'auto', num_images: 4, seed: 1, resolution: '4K' },
+        requesterId: '20000000000000000001',
+        guildId: '30000000000000000001',
+        channelId: '30000000000000000002',
+        createdAt: 1_700_000_000_000,
+      }),
+    );
+    store.markDone(created.id, '40000000000000000001', 4, 0.3, 1_700_000_001_000);
+    return { ...store.require(created.id), id, ...overrides };
+  } finally {
+    db.close();
+  }
 }
 
 describe('renderHistory', () => {
