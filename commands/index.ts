@@ -1,5 +1,7 @@
 import imagine from './imagine.js';
+import imagineHistory from './imagine-history.js';
 import imagineSettings from './imagine-settings.js';
+import imagineShow from './imagine-show.js';
 import imagineUsage from './imagine-usage.js';
 
 /**
@@ -7,4 +9,4 @@ import imagineUsage from './imagine-usage.js';
  * folder: `tsc` never deletes old outputs, so a scan of `dist/commands/` would still load (and register) a
  * command that was renamed or removed. Adding a command is adding it here.
  */
-export default [imagine, imagineSettings, imagineUsage] as const;
+export default [imagine, imagineSettings, imagineUsage, imagineHistory, imagineShow] as const;

@@ -23,6 +23,9 @@ export const COMPONENT_ACTIONS = [
   'vary',
   'edit-image',
   'edit-image-submit',
+  // /imagine-history pages: `imagine-history:<newer|older>:<cursor generation id>`.
+  'newer',
+  'older',
 ] as const;
 export type ComponentAction = (typeof COMPONENT_ACTIONS)[number];
 

@@ -95,6 +95,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (generation_id, image_index)
   ) WITHOUT ROWID;
   `,
+  // /imagine-history pages a member's generations in a server by id; /imagine-show finds a generation by the
+  // id of any message of its result. Without these both would scan the whole table.
+  `
+  CREATE INDEX generations_history ON generations(requester_id, guild_id, id);
+  CREATE INDEX generations_by_message ON generations(message_id) WHERE message_id IS NOT NULL;
+  CREATE INDEX delivered_parts_by_message ON delivered_parts(message_id);
+  `,
 ];
 
 /** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */

@@ -69,6 +69,13 @@ interface WaitingRow {
   requester_id: string;
 }
 
+/** A page of {@link GenerationStore.historyOf}: newest first, and whether more lie on either side. */
+export interface HistoryPage {
+  readonly generations: Generation[];
+  readonly newer: boolean;
+  readonly older: boolean;
+}
+
 /** The generations table. Every state change is one statement, so a crash leaves a consistent row. */
 export class GenerationStore {
   readonly #insert;
@@ -175,6 +182,7 @@ export class GenerationStore {
        ON CONFLICT (generation_id, image_index) DO UPDATE SET message_id = excluded.message_id, url = excluded.url,
          width = excluded.width, height = excluded.height`,
     );
+    this.#history = prepareHistoryStatements(db);
   }
 
   create(generation: NewGeneration): Generation {
@@ -348,4 +356,69 @@ export class GenerationStore {
   clearMessage(id: number): void {
     this.#clearMessage.run(id);
   }
+
+  // ----- history and /imagine-show (issue #12) -------------------------------------------------------------
+  // Its statements are prepared by prepareHistoryStatements (below the class), so this block stays apart.
+
+  /**
+   * One page of a member's generations in a server, newest first: the `limit` just older than `before`, the
+   * `limit` just newer than `after`, or (neither) the newest. `older`/`newer` say whether more rows lie beyond
+   * the page's last and first entries, for the page buttons.
+   */
+  historyOf(
+    guildId: string | null,
+    requesterId: string,
+    page: { readonly before?: number; readonly after?: number; readonly limit: number },
+  ): HistoryPage {
+    const statements = this.#history;
+    const limit = Math.max(1, Math.floor(page.limit));
+    let rows: unknown[];
+    if (page.after !== undefined) {
+      rows = statements.newer.all(guildId, requesterId, page.after, limit).reverse();
+    } else {
+      rows = statements.older.all(guildId, requesterId, page.before ?? Number.MAX_SAFE_INTEGER, limit);
+    }
+    const generations = rows.map(parseGenerationRow);
+    const first = generations[0];
+    const last = generations.at(-1);
+    return {
+      generations,
+      newer: first !== undefined && statements.anyNewer.get(guildId, requesterId, first.id) !== undefined,
+      older: last !== undefined && statements.anyOlder.get(guildId, requesterId, last.id) !== undefined,
+    };
+  }
+
+  /** The generation a result message shows: its first message (`message_id`) or any part of a split result. */
+  findByMessageId(messageId: string): Generation | undefined {
+    const row = this.#history.byMessage.get(messageId, messageId);
+    return row ? parseGenerationRow(row) : undefined;
+  }
+
+  readonly #history: HistoryStatements;
+}
+
+type HistoryStatements = ReturnType<typeof prepareHistoryStatements>;
+
+function prepareHistoryStatements(db: Db) {
+  const member = 'guild_id IS ? AND requester_id = ?';
+  return {
+    older: db.prepare<[string | null, string, number, number], unknown>(
+      `SELECT * FROM generations WHERE ${member} AND id < ? ORDER BY id DESC LIMIT ?`,
+    ),
+    newer: db.prepare<[string | null, string, number, number], unknown>(
+      `SELECT * FROM generations WHERE ${member} AND id > ? ORDER BY id ASC LIMIT ?`,
+    ),
+    anyOlder: db.prepare<[string | null, string, number], { found: 1 }>(
+      `SELECT 1 AS found FROM generations WHERE ${member} AND id < ? LIMIT 1`,
+    ),
+    anyNewer: db.prepare<[string | null, string, number], { found: 1 }>(
+      `SELECT 1 AS found FROM generations WHERE ${member} AND id > ? LIMIT 1`,
+    ),
+    byMessage: db.prepare<[string, string], unknown>(
+      `SELECT * FROM generations WHERE message_id = ?
+       UNION ALL
+       SELECT g.* FROM delivered_parts p JOIN generations g ON g.id = p.generation_id WHERE p.message_id = ?
+       LIMIT 1`,
+    ),
+  };
 }

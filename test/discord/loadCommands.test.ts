@@ -8,7 +8,13 @@ describe('loadCommands', () => {
   it('loads exactly the commands of the static list, in its order', () => {
     // A stale compiled module left in dist/commands/ by a removed or renamed command is never loaded:
     // nothing scans that folder.
-    expect([...loadCommands(commandModules).keys()]).toEqual(['imagine', 'imagine-settings', 'imagine-usage']);
+    expect([...loadCommands(commandModules).keys()]).toEqual([
+      'imagine',
+      'imagine-settings',
+      'imagine-usage',
+      'imagine-history',
+      'imagine-show',
+    ]);
   });
 
   it('refuses a module that is not a command, naming its place in the list', () => {

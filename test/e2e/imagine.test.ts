@@ -50,7 +50,7 @@ function clickButton(token: string, action: string, user: FakeUser, extra: { mem
 describe('command registration', () => {
   it('registers /imagine globally with the shape generated from the schemas, once', async () => {
     const names = world.discord.commands.global.map((command) => (command as { name: string }).name);
-    expect(names.sort()).toEqual(['imagine', 'imagine-settings', 'imagine-usage']);
+    expect(names.sort()).toEqual(['imagine', 'imagine-history', 'imagine-settings', 'imagine-show', 'imagine-usage']);
     expect(
       world.discord.commands.global.find((command) => (command as { name: string }).name === 'imagine'),
     ).toMatchObject({

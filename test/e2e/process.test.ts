@@ -293,7 +293,7 @@ describe('command registration', () => {
     expect(puts().map((r) => r.path)).toEqual([
       `/applications/${fakes.discord.applicationId}/guilds/123456789012345678/commands`,
     ]);
-    expect(fakes.discord.commands.guilds.get('123456789012345678')).toHaveLength(3);
+    expect(fakes.discord.commands.guilds.get('123456789012345678')).toHaveLength(5);
     expect(fakes.discord.commands.global).toHaveLength(0);
     await first.kill('SIGTERM');
 
