@@ -8,6 +8,7 @@ import {
 } from 'discord.js';
 import type { Command, CommandContext } from '../src/discord/command.js';
 import { fitForDiscord, uploadLimits } from '../src/discord/fitAttachments.js';
+import { requireAccess } from '../src/discord/generationRequests.js';
 import { parseJobReference, type JobReference } from '../src/discord/jobReference.js';
 import { sendInteractionMessages } from '../src/discord/messageBody.js';
 import { fetchResultImages, type FetchedResult } from '../src/discord/resultImages.js';
@@ -57,9 +58,11 @@ const MESSAGES = {
  * nothing is generated, counted or stored. What cannot be shown is answered privately, in plain words.
  */
 async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
+  // It posts publicly, so the server's channel and role rules for /imagine apply.
+  requireAccess(interaction, context.guildSettings.effective(interaction.guildId));
   const reference = parseJobReference(interaction.options.getString(JOB_OPTION, true));
   if (!reference) throw new UserError(MESSAGES.notAReference);
-  const generation = findVisible(context.store, reference, interaction.guildId);
+  const generation = findVisible(context.store, reference, interaction);
   if (!generation) throw new UserError(MESSAGES.unknown);
   if (generation.status === 'failed' || generation.status === 'cancelled') {
     throw new UserError(MESSAGES.failed(generation));
@@ -98,9 +101,18 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
 }
 
 /** The generation a reference names, if this server may see it; undefined for unknown and foreign alike. */
-function findVisible(store: GenerationStore, reference: JobReference, guildId: string | null): Generation | undefined {
+/**
+ * The generation a reference names, if this member may see it here: this server's only, and another member's
+ * only in the channel it was posted in (it may be a channel the member cannot read); their own anywhere here.
+ */
+function findVisible(
+  store: GenerationStore,
+  reference: JobReference,
+  where: { readonly guildId: string | null; readonly channelId: string | null; readonly user: { readonly id: string } },
+): Generation | undefined {
   const generation = reference.kind === 'id' ? store.get(reference.id) : store.findByMessageId(reference.messageId);
-  if (!generation || generation.guildId !== guildId) return undefined;
+  if (!generation || generation.guildId !== where.guildId) return undefined;
+  if (generation.requesterId !== where.user.id && generation.channelId !== where.channelId) return undefined;
   if (reference.kind === 'message') {
     const linkGuild = reference.guildId === '@me' ? null : reference.guildId;
     if (linkGuild !== generation.guildId || reference.channelId !== generation.channelId) return undefined;

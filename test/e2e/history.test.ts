@@ -259,6 +259,31 @@ describe('/imagine-show', () => {
     expect(await refusal('a fox')).toContain('Give the number a result shows');
   });
 
+  it('shows another member’s result only in the channel it was posted in, one’s own anywhere in the server', async () => {
+    await imagine('posted in the main channel', alice);
+    const elsewhere = '300000000000000077';
+    world.discord.setChannel(elsewhere);
+    const inOtherChannel = (user: FakeUser) => {
+      const interaction = world.discord.chatInput({
+        name: 'imagine-show',
+        user,
+        channelId: elsewhere,
+        options: [{ name: 'job', type: T.String, value: '1' }],
+      });
+      world.discord.dispatchInteraction(interaction);
+      return interaction;
+    };
+    // Bob may not be able to read the channel it was posted in: for him, elsewhere, it does not exist.
+    const bobs = inOtherChannel(bob);
+    const answer = await world.discord.waitForRequest(isCallback(bobs.id));
+    expect(contentOf(pageOf(answer))).toBe(
+      'There is no result with that number or link on this server. /imagine-history lists yours.',
+    );
+    const alices = inOtherChannel(alice);
+    const shown = await world.discord.waitForRequest((r) => isOriginalEdit(alices.token)(r) && r.status === 200);
+    expect(shown.files).toHaveLength(1);
+  });
+
   it('answers in plain words for a deleted result, a failed job and one still in progress', async () => {
     // Deleted in Discord, outside the bot: found out when the message is fetched.
     const gone = await imagine('deleted by a moderator', alice);
