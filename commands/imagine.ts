@@ -155,7 +155,7 @@ function referenceImages(interaction: ChatInputCommandInteraction, model: ImageM
     const problem = referenceImageProblem({ contentType: file.contentType, size: file.size });
     const which = `Reference image ${index + 1}`;
     if (problem === 'not_an_image')
-      throw new UserError(`${which} is not an image the model can read: use a PNG, JPEG or WebP file.`);
+      throw new UserError(`${which} is not an image the model can read: use a PNG, JPEG, WebP or HEIC file.`);
     if (problem === 'too_large') {
       throw new UserError(
         `${which} is too large: the most is ${Math.floor(REFERENCE_IMAGE_MAX_BYTES / (1024 * 1024))} MB.`,
@@ -174,6 +174,10 @@ async function handleComponent(
   const generation = context.store.get(customId.id);
   // A custom_id naming another server's generation can only be tampered with: treat it as unknown.
   if (!generation || generation.guildId !== interaction.guildId) throw new UserError(MESSAGES.gone);
+  // An upscale has no prompt: Edit (and its form) make no sense on it, whatever a client sends.
+  if ((customId.action === 'edit' || customId.action === 'edit-submit') && generation.action === 'upscale') {
+    throw new UserError(MESSAGES.gone);
+  }
   if (customId.action === 'edit-submit') {
     if (!interaction.isModalSubmit()) throw new UserError(MESSAGES.gone);
     await submitEdit(interaction, generation, context);
@@ -282,7 +286,8 @@ async function vary(
   requireRerollAllowed(interaction, generation, settings);
   const model = requireEditable(context.config, generation);
   const editing = referenceModel(model) ?? model;
-  const input = explained(adaptInput(editing, { ...generation.input, seed: randomSeed() }));
+  // One image, like Midjourney's V buttons' single variation at a time: the member pays for what they asked.
+  const input = explained(adaptInput(editing, { ...generation.input, num_images: 1, seed: randomSeed() }));
   await startGeneration(interaction, context, settings, model, input, generation.id, {
     action: 'vary',
     imageRefs: [{ type: 'result', generationId: generation.id, index: image }],

@@ -86,7 +86,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     fal,
     logger,
     target: replyTarget,
-    images: new DiscordImageLocator({ botRest: client.rest, store }),
+    images: new DiscordImageLocator({ botRest: client.rest, store, logger }),
     pollIntervalMs: config.falPollIntervalMs,
     jobTimeoutMs: config.jobTimeoutMs,
     download: { timeoutMs: config.imageDownloadTimeoutMs, maxBytes: config.imageMaxBytes },

@@ -97,6 +97,8 @@ describe('prices', () => {
     const parsed = parsePriceOverrides('esrgan=0.01');
     expect(parsed).toEqual({ ok: true, prices: { esrgan: 0.01 } });
     if (parsed.ok) expect(estimateCost(parsed.prices, 'nano-banana-2', '1K', 1, 'upscale')).toBe(0.01);
+    // The upscaler has one price: a per-resolution one would be silently ignored, so it is refused.
+    expect(parsePriceOverrides('esrgan:1K=0.05').ok).toBe(false);
   });
 
   it('refuses malformed or unknown entries', () => {

@@ -1,6 +1,7 @@
 import type { REST } from 'discord.js';
 import { ImageUnavailable } from '../generation/failures.js';
 import type { ImageLocator } from '../generation/types.js';
+import { errorContext, type Logger } from '../logger.js';
 import type { GenerationStore, ImageRef } from '../store/generations.js';
 
 /** Discord's answer to refresh-urls. */
@@ -20,10 +21,12 @@ const REFRESH_BATCH = 50;
 export class DiscordImageLocator implements ImageLocator {
   readonly #rest: REST;
   readonly #store: GenerationStore;
+  readonly #logger: Logger;
 
-  constructor(options: { botRest: REST; store: GenerationStore }) {
+  constructor(options: { botRest: REST; store: GenerationStore; logger: Logger }) {
     this.#rest = options.botRest;
     this.#store = options.store;
+    this.#logger = options.logger;
   }
 
   async urls(refs: readonly ImageRef[]): Promise<string[]> {
@@ -37,11 +40,17 @@ export class DiscordImageLocator implements ImageLocator {
     const refreshed = new Map<string, string>();
     for (let start = 0; start < originals.length; start += REFRESH_BATCH) {
       const batch = originals.slice(start, start + REFRESH_BATCH);
-      const answer = (await this.#rest.post('/attachments/refresh-urls', {
-        body: { attachment_urls: batch },
-      })) as RefreshedUrls;
-      for (const entry of answer.refreshed_urls ?? []) {
-        if (entry.original && entry.refreshed) refreshed.set(entry.original, entry.refreshed);
+      try {
+        const answer = (await this.#rest.post('/attachments/refresh-urls', {
+          body: { attachment_urls: batch },
+        })) as RefreshedUrls;
+        for (const entry of answer.refreshed_urls ?? []) {
+          if (entry.original && entry.refreshed) refreshed.set(entry.original, entry.refreshed);
+        }
+      } catch (error) {
+        // Discord could not renew them: the URLs go as they are (fresh ones, from a command just run, still
+        // work; an expired one makes fal answer that it cannot fetch it, which the member reads in plain words).
+        this.#logger.warn('could not renew attachment URLs through Discord', errorContext(error));
       }
     }
     // A URL Discord did not renew is passed as it is: if it has expired, fal says it cannot fetch it.

@@ -95,7 +95,11 @@ export class DiscordReplyTarget implements ReplyTarget {
     if (fitted.reencoded > 0) {
       this.#logger.info('re-encoded images to fit Discord', { generation: generation.id, count: fitted.reencoded });
     }
-    const parent = generation.parentId === null ? undefined : this.#store.get(generation.parentId);
+    // What it points back at: the result whose image it acted on (a retried Upscale's parent is the failed try),
+    // else the result it rerolls.
+    const source = generation.imageRefs[0];
+    const originId = source?.type === 'result' ? source.generationId : generation.parentId;
+    const parent = originId === null ? undefined : this.#store.get(originId);
     const finishedAt = this.#now();
     const views = (inChannel: boolean) =>
       fitted.messages.map((group, index) =>

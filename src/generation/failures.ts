@@ -1,6 +1,7 @@
 import { classifyFalError, describeFalError } from '../fal/errors.js';
 import { maybeReceivedByFal } from '../fal/submit.js';
 import { errorContext, type LogContext, type Logger } from '../logger.js';
+import type { GenerationAction } from '../models/operations.js';
 import type { Failure } from './types.js';
 
 /** Why a job's abort signal fired: the requester cancelled, the time limit passed, or the bot is stopping. */
@@ -46,10 +47,13 @@ export class DeliveryFailed extends Error {
 }
 
 /** Sorts whatever ended a job into the {@link Failure} the member is told about. */
-export function failureOf(error: unknown, signal: AbortSignal): Failure {
+export function failureOf(error: unknown, signal: AbortSignal, action: GenerationAction = 'imagine'): Failure {
   if (signal.aborted) {
     const reason: unknown = signal.reason;
     if (reason instanceof JobStopped) return { kind: reason.reason === 'cancelled' ? 'cancelled' : 'timeout' };
+  }
+  if (error instanceof ModelGone && action !== 'imagine') {
+    return { kind: 'action_unavailable', action: action === 'upscale' ? 'upscale' : 'edit' };
   }
   if (error instanceof ModelUnavailable || error instanceof ModelGone) return { kind: 'model_unavailable' };
   if (error instanceof DownloadFailed) return { kind: 'download' };
@@ -76,14 +80,15 @@ export function mayHaveBeenBilled(failure: Failure, error: unknown, running: boo
 /** One log line per failure, at the level the operator should act on, with what fal or Discord said. */
 export function logFailure(logger: Logger, failure: Failure, error: unknown, context: LogContext): void {
   if (error instanceof ModelGone) {
-    logger.error(
-      'fal no longer serves this model: offer another with IMAGEN_MODELS and IMAGEN_MODEL (see README, Models)',
-      {
-        ...context,
-        endpoint: error.endpointId,
-        detail: describeFalError(error.cause),
-      },
-    );
+    const message =
+      failure.kind === 'action_unavailable'
+        ? `fal no longer serves the ${failure.action === 'upscale' ? 'upscaler' : "model's /edit endpoint"}: check its page on fal.ai (see README, Models)`
+        : 'fal no longer serves this model: offer another with IMAGEN_MODELS and IMAGEN_MODEL (see README, Models)';
+    logger.error(message, {
+      ...context,
+      endpoint: error.endpointId,
+      detail: describeFalError(error.cause),
+    });
     return;
   }
   const detail = {

@@ -145,7 +145,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       logger.info('left for the next start to resume', { ...context, falRequestId: requestId });
       return;
     }
-    const failure = failureOf(error, signal);
+    const failure = failureOf(error, signal, generation.action);
     if (requestId && (failure.kind === 'cancelled' || failure.kind === 'timeout')) {
       await fal.queue.cancel(model?.endpointId ?? '', { requestId }).catch((cancelError: unknown) => {
         logger.warn('fal did not accept the cancel', {

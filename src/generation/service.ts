@@ -150,7 +150,11 @@ export class GenerationService {
 
   /** The message showing a result was deleted: forget it (the row stays for history and rerolls). */
   forgetMessage(id: number, messageId: string): void {
-    if (this.#options.store.get(id)?.messageId === messageId) this.#options.store.clearMessage(id);
+    const { store } = this.#options;
+    if (store.get(id)?.messageId === messageId) store.clearMessage(id);
+    // Whichever part it was, its images are gone: an action on them (a reroll of a Vary of them, say) must not
+    // hand fal an image a member or moderator removed.
+    store.forgetImagesOf(id, messageId);
   }
 
   /** Every waiting job's place in the bot's queue (1 = next), worked out once. */

@@ -14,7 +14,13 @@ export type Progress =
 
 /** Why a job ended without images. Each kind has its own plain-words message. */
 export type Failure =
-  FalFailure | { kind: 'cancelled' } | { kind: 'download' } | { kind: 'delivery' } | { kind: 'model_unavailable' };
+  | FalFailure
+  | { kind: 'cancelled' }
+  | { kind: 'download' }
+  | { kind: 'delivery' }
+  | { kind: 'model_unavailable' }
+  /** fal no longer serves the endpoint an action needs (the upscaler, a model's /edit): the model itself may be fine. */
+  | { kind: 'action_unavailable'; action: 'upscale' | 'edit' };
 
 /**
  * Where the images a generation starts from can be fetched by fal right now: Discord attachment URLs are signed

@@ -19,6 +19,12 @@ export function parsePriceOverrides(text: string): { ok: true; prices: PriceTabl
     const match = /^([a-z0-9-]+)(?::(0\.5K|1K|2K|4K))?=(\d+(?:\.\d+)?)$/.exec(entry);
     if (!match?.[1] || !match[3])
       return { ok: false, problem: 'has an entry that is not model=dollars or model:resolution=dollars' };
+    if (match[1] === UPSCALER.id && match[2]) {
+      return {
+        ok: false,
+        problem: `prices the upscaler (${UPSCALER.id}) per resolution; give one price, e.g. ${UPSCALER.id}=0.003`,
+      };
+    }
     if (!findModel(match[1]) && match[1] !== UPSCALER.id) {
       const known = [...MODELS.map((m) => m.id), UPSCALER.id].join(', ');
       return { ok: false, problem: `names an unknown model (known: ${known})` };

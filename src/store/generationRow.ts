@@ -45,6 +45,7 @@ export const FAILURE_KINDS = [
   'delivery',
   'model_unavailable',
   'image_unavailable',
+  'action_unavailable',
   'not_acknowledged',
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];

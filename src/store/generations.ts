@@ -86,6 +86,7 @@ export class GenerationStore {
   readonly #done;
   readonly #failed;
   readonly #clearMessage;
+  readonly #forgetImages;
   readonly #dispatched;
   readonly #waiting;
   readonly #lastDispatches;
@@ -164,6 +165,9 @@ export class GenerationStore {
        WHERE dispatched_at >= ? GROUP BY guild_id, requester_id`,
     );
     this.#clearMessage = db.prepare<[number]>('UPDATE generations SET message_id = NULL WHERE id = ?');
+    this.#forgetImages = db.prepare<[number, string]>(
+      'DELETE FROM result_images WHERE generation_id = ? AND message_id = ?',
+    );
     this.#parts = db.prepare<[number], { part: number; message_id: string }>(
       'SELECT part, message_id FROM delivered_parts WHERE generation_id = ? ORDER BY part',
     );
@@ -355,6 +359,11 @@ export class GenerationStore {
   /** Forgets the result message (after a member deleted it); the row stays for history and rerolls. */
   clearMessage(id: number): void {
     this.#clearMessage.run(id);
+  }
+
+  /** Forgets the images a deleted message carried: nothing may act on them any more. */
+  forgetImagesOf(id: number, messageId: string): void {
+    this.#forgetImages.run(id, messageId);
   }
 
   // ----- history and /imagine-show (issue #12) -------------------------------------------------------------

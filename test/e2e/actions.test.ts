@@ -131,6 +131,16 @@ describe('Upscale', () => {
 });
 
 describe('Vary and Edit image', () => {
+  it('Vary makes one image of a four-image result, and costs one', async () => {
+    world = await startWorld();
+    const first = await imagine([prompt('four lighthouses'), { name: 'num_images', type: T.Integer, value: 4 }]);
+    const vary = click(first.interaction.token, 'imagine:vary:1:2');
+    const final = await world.discord.waitForRequest(isFinalEdit(vary.token));
+    expect(world.fal.submissions[1]?.input).toMatchObject({ num_images: 1 });
+    expect(final.files).toHaveLength(1);
+    expect(world.bot.store.require(2)).toMatchObject({ quotaImages: 1, costUsd: 0.08, action: 'vary' });
+  });
+
   it('Vary runs the model’s /edit endpoint with that image and its prompt, at a new seed', async () => {
     world = await startWorld();
     const first = await imagine([
@@ -221,6 +231,76 @@ describe('Vary and Edit image', () => {
   });
 });
 
+describe('when an image or an endpoint is gone', () => {
+  it('a deleted result’s images cannot be acted on any more, not even through a result made from them', async () => {
+    world = await startWorld();
+    const first = await imagine([prompt('a lighthouse')]);
+    const vary = click(first.interaction.token, 'imagine:vary:1:0');
+    await world.discord.waitForRequest(isFinalEdit(vary.token));
+    // Alice deletes the original; Same seed on the Vary would send its source image to fal again.
+    const remove = click(first.interaction.token, 'imagine:delete:1');
+    await world.discord.waitForRequest((r) => r.method === 'DELETE' && r.path.includes(remove.token));
+    const again = click(vary.token, 'imagine:same:2');
+    const final = await world.discord.waitForRequest(isFinalEdit(again.token));
+    expect(contentOf(final.body)).toContain('could not be fetched or read');
+    expect(world.fal.submissions).toHaveLength(2);
+    expect(world.bot.store.require(3)).toMatchObject({
+      status: 'failed',
+      failureKind: 'image_unavailable',
+      quotaImages: 0,
+      costUsd: 0,
+    });
+  });
+
+  it('a retired upscaler says Upscale is unavailable, blames no model and offers no other', async () => {
+    world = await startWorld();
+    const first = await imagine([prompt('a lighthouse')]);
+    world.fal.retire('fal-ai/esrgan');
+    const upscale = click(first.interaction.token, 'imagine:upscale:1:0');
+    const final = await world.discord.waitForRequest(isFinalEdit(upscale.token));
+    expect(contentOf(final.body)).toContain('Upscale is not available right now');
+    expect(contentOf(final.body)).not.toContain('Nano Banana 2 is no longer available');
+    expect(customIds(final.body)).toEqual([]);
+    expect(world.logs.some((line) => line.includes('fal no longer serves the upscaler'))).toBe(true);
+  });
+
+  it('a retired /edit endpoint says editing is unavailable, while /imagine still works', async () => {
+    world = await startWorld();
+    const first = await imagine([prompt('a lighthouse')]);
+    world.fal.retire('fal-ai/nano-banana-2/edit');
+    const vary = click(first.interaction.token, 'imagine:vary:1:0');
+    const final = await world.discord.waitForRequest(isFinalEdit(vary.token));
+    expect(contentOf(final.body)).toContain('Editing images with Nano Banana 2 is not available right now');
+    expect(customIds(final.body)).toEqual([]);
+  });
+
+  it('a failed Upscale offers Try again only: it has no prompt to edit', async () => {
+    world = await startWorld();
+    const first = await imagine([prompt('a lighthouse')]);
+    world.fal.enqueuePlan({ resultError: { status: 500, body: { detail: 'boom' } } });
+    const upscale = click(first.interaction.token, 'imagine:upscale:1:0');
+    const failed = await world.discord.waitForRequest(isFinalEdit(upscale.token), 30_000);
+    expect(customIds(failed.body)).toEqual(['imagine:same:2']);
+    const forged = world.discord.button({
+      customId: 'imagine:edit:2',
+      message: { id: '300000000000000009' },
+      user: alice,
+    });
+    world.discord.dispatchInteraction(forged);
+    expect(await ephemeral(forged)).toContain('no longer in the bot’s records');
+    // Try again is an upscale of the same image, and its result still points at the original.
+    const retry = world.discord.button({
+      customId: 'imagine:same:2',
+      message: { id: '300000000000000010' },
+      user: alice,
+    });
+    world.discord.dispatchInteraction(retry);
+    const final = await world.discord.waitForRequest(isFinalEdit(retry.token));
+    expect(world.fal.submissions.at(-1)?.endpointId).toBe('fal-ai/esrgan');
+    expect(contentOf(final.body)).toMatch(/Upscale of image 1 of https:\/\/discord\.com\/channels\//);
+  });
+});
+
 describe('reference images on /imagine', () => {
   it('runs on the /edit endpoint with the attached images, which fal fetches as the member sent them', async () => {
     world = await startWorld();
@@ -246,6 +326,26 @@ describe('reference images on /imagine', () => {
     expect(submission?.fetchedImages[0]?.bytes?.equals(photo)).toBe(true);
     expect(final.files).toHaveLength(1);
     expect(contentOf(final.body)).toContain('1 reference image');
+  });
+
+  it('still runs when Discord cannot renew the URLs: a fresh attachment URL works as it is', async () => {
+    world = await startWorld();
+    const photo = testPng(32, 32, { variant: 3 });
+    const file = world.discord.interactionAttachment({ filename: 'dog.png', data: photo, contentType: 'image/png' });
+    world.discord.failNext(
+      (method, path) => method === 'POST' && path === '/attachments/refresh-urls',
+      { status: 500 },
+      10,
+    );
+    const { final } = await imagine(
+      [prompt('this dog, in space'), { name: 'image', type: T.Attachment, value: file.id }],
+      {
+        attachments: [file] as never[],
+      },
+    );
+    expect(final.files).toHaveLength(1);
+    expect(world.fal.submissions[0]?.fetchedImages[0]?.bytes?.equals(photo)).toBe(true);
+    expect(world.logs.some((line) => line.includes('could not renew attachment URLs'))).toBe(true);
   });
 
   it.each([

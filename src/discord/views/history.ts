@@ -44,6 +44,7 @@ const FAILURE_WORDS: Record<FailureKind, string> = {
   delivery: 'upload failed',
   model_unavailable: 'model gone',
   image_unavailable: 'image gone',
+  action_unavailable: 'not served',
   not_acknowledged: 'never started',
 };
 

@@ -171,9 +171,32 @@ export function failureMessage(generation: Generation, failure: Failure): string
         'You can run the same prompt with the server’s default model; a server admin can pick another default with /imagine-settings model.'
       );
     case 'image_unavailable':
-      return '⚠️ The image to start from could not be fetched from Discord (was its message deleted?), so nothing was made and nothing was counted.';
+      return '⚠️ The image to start from could not be fetched or read (was its message deleted, or is the file damaged?), so nothing was made and nothing was counted.';
+    case 'action_unavailable':
+      return failure.action === 'upscale'
+        ? '⚠️ Upscale is not available right now: fal no longer serves the upscaler. Nothing was made or counted; please tell a server admin.'
+        : `⚠️ Editing images with ${findModel(generation.modelId)?.label ?? 'this model'} is not available right now: fal no longer serves it. Nothing was made or counted; /imagine without images still works.`;
     case 'unknown':
       return `⚠️ Something went wrong on our side. Please try again; if it keeps happening, tell a server admin (job #${generation.id}).`;
+  }
+}
+
+/** What makes sense next after a failure: try again, change the prompt, another model, or nothing the member can do. */
+function failureButtons(generation: Generation, failure: Failure, retry: ButtonBuilder, edit: ButtonBuilder) {
+  switch (failure.kind) {
+    case 'unauthorized':
+    case 'no_credit':
+    case 'image_unavailable':
+    case 'action_unavailable':
+      return [];
+    case 'model_unavailable':
+      return [row(useDefaultModelButton(generation.id))];
+    case 'safety':
+    case 'invalid_input':
+      // An upscale has no prompt to change.
+      return generation.action === 'upscale' ? [] : [row(edit)];
+    default:
+      return generation.action === 'upscale' ? [row(retry)] : [row(retry, edit)];
   }
 }
 
@@ -185,14 +208,7 @@ export function renderFailure(
 ): MessageView {
   const retry = button('same', generation.id, 'Try again', ButtonStyle.Primary, '🔁');
   const edit = button('edit', generation.id, 'Edit', ButtonStyle.Secondary, '✏️');
-  const components =
-    failure.kind === 'safety' || failure.kind === 'invalid_input'
-      ? [row(edit)]
-      : failure.kind === 'model_unavailable'
-        ? [row(useDefaultModelButton(generation.id))]
-        : failure.kind === 'unauthorized' || failure.kind === 'no_credit' || failure.kind === 'image_unavailable'
-          ? []
-          : [row(retry, edit)];
+  const components = failureButtons(generation, failure, retry, edit);
   return {
     content: [
       ...(options.inChannel ? [channelLead(generation)] : []),
