@@ -150,7 +150,7 @@ export class GenerationService {
    */
   abandon(id: number): void {
     this.#options.store.markFailed(id, 'cancelled', 'not_acknowledged', this.#now());
-    const generation = this.#options.store.get(id);
+    const generation = this.#options.metrics && this.#options.store.get(id);
     if (generation) this.#options.metrics?.jobEnded(generation.modelId, generation.action, 'not_acknowledged', 0);
   }
 

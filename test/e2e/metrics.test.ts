@@ -1,6 +1,7 @@
 import { ApplicationCommandOptionType as T } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeUser } from '../fakes/discord.js';
+import { UNSAFE_MARKER } from '../fakes/fal.js';
 import { isFinalEdit, startWorld, type World } from './world.js';
 
 const alice: FakeUser = { id: '200000000000000001', username: 'alice' };
@@ -80,6 +81,24 @@ describe('METRICS_PORT', () => {
     for (const secret of [interaction.token, w.config.discordToken, w.config.falKey]) {
       expect(text).not.toContain(secret);
     }
+  });
+
+  it('labels a failed job with its failure kind, and counts its cost when fal may have billed it', async () => {
+    const w = await metricsWorld();
+    const interaction = w.discord.chatInput({
+      name: 'imagine',
+      options: [{ name: 'prompt', type: T.String, value: `a cat ${UNSAFE_MARKER}` }],
+      user: alice,
+    });
+    w.discord.dispatchInteraction(interaction);
+    await w.discord.waitForRequest(isFinalEdit(interaction.token));
+    await w.bot.generations.idle();
+
+    const { body } = await get(w, '/metrics');
+    expect(sample(body, 'imagen_jobs_total{model="nano-banana-2",action="imagine",outcome="safety"}')).toBe(1);
+    expect(body).not.toContain('outcome="done"');
+    // fal may bill a safety refusal: it stays counted against the budgets, and so in the spend.
+    expect(sample(body, 'imagen_spend_usd_total{model="nano-banana-2"}')).toBeCloseTo(0.08);
   });
 
   it('is not ready once the Discord client is gone, or the database does not answer', async () => {
