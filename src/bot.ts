@@ -10,6 +10,9 @@ import { createFal } from './fal/client.js';
 import { GenerationService } from './generation/service.js';
 import { GuildSettingsStore } from './limits/guildSettings.js';
 import { errorContext, type Logger } from './logger.js';
+import { BotMetrics, type QueueCounts } from './metrics/botMetrics.js';
+import { watchInteractionAcks } from './metrics/interactionAcks.js';
+import { MetricsServer, type MetricsAddress } from './metrics/server.js';
 import { DEFAULT_MODEL_ID, DEFAULT_OFFERED_MODEL_IDS, findModel } from './models/registry.js';
 import { openDatabase, type Db } from './store/database.js';
 import { GenerationStore } from './store/generations.js';
@@ -26,6 +29,8 @@ export interface Bot {
   readonly db: Db;
   readonly store: GenerationStore;
   readonly generations: GenerationService;
+  /** Where /metrics, /healthz and /readyz are served once started (METRICS_PORT), else undefined. */
+  metricsAddress(): MetricsAddress | undefined;
   /** Logs in, registers commands if they changed, and starts answering interactions. */
   start(): Promise<void>;
   /**
@@ -43,6 +48,10 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   const settings = new SettingsStore(db);
   const fal = createFal({ key: config.falKey, baseUrl: config.falBaseUrl });
   const guildSettings = new GuildSettingsStore(db, config);
+  // Only with METRICS_PORT: default process metrics run timers and observers an install without it does not need.
+  // The queue depth is read at each scrape, once `generations` (below) exists.
+  const queue: QueueCounts = () => generations.queueCounts();
+  const metrics = config.metrics && new BotMetrics({ queue });
 
   const restOptions = { timeout: REST_TIMEOUT_MS, ...(config.discordApiUrl && { api: config.discordApiUrl }) };
   const client = new Client({
@@ -77,8 +86,11 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       // A route's own bucket running dry is routine; a global limit stalls every request of that client.
       if (global) logger.warn('waiting out a global Discord rate limit', detail);
       else logger.info('waiting out a Discord rate limit', detail);
+      metrics?.rateLimited(name, global, retryAfter);
     });
   }
+  // Interaction callbacks (every acknowledgement) go through the bot's client: discord.js's interaction methods.
+  if (metrics) watchInteractionAcks(client.rest, metrics);
 
   const replyTarget = new DiscordReplyTarget({ botRest: client.rest, interactionRest, store, logger });
   const generations = new GenerationService({
@@ -93,6 +105,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     concurrency: config.falConcurrency,
     prices: config.prices,
     dailyBudgetUsd: config.dailyBudgetUsd,
+    metrics,
   });
 
   const channels = new InteractionChannels(client);
@@ -121,12 +134,27 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   client.on(Events.Error, (error) => logger.error('discord client error', errorContext(error)));
   client.on(Events.Warn, (message) => logger.warn('discord client warning', { detail: message }));
 
+  const metricsServer =
+    metrics &&
+    new MetricsServer({
+      registry: metrics.registry,
+      logger,
+      ready: () => readiness(db, client, draining),
+    });
+  let metricsAddress: MetricsAddress | undefined;
+
   return {
     client,
     db,
     store,
     generations,
+    metricsAddress: () => metricsAddress,
     async start() {
+      if (metricsServer && config.metrics) {
+        // Before login, so /healthz answers (and /readyz says why not yet) while the gateway connects.
+        metricsAddress = await metricsServer.listen(config.metrics.host, config.metrics.port);
+        logger.info('serving /metrics, /healthz and /readyz', { ...metricsAddress });
+      }
       const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
       await client.login(config.discordToken);
       const readyClient = await ready;
@@ -155,8 +183,22 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       interactionRest.clearHashSweeper();
       interactionRest.clearHandlerSweeper();
       db.close();
+      // Last, so the drain can still be watched.
+      await metricsServer?.close();
+      metricsAddress = undefined;
     },
   };
+}
+
+/** What /readyz reports: null when ready, else why not, in plain words. */
+function readiness(db: Db, client: Client, draining: boolean): string | null {
+  if (draining) return 'shutting down';
+  try {
+    db.prepare('SELECT 1').get();
+  } catch {
+    return 'the database does not answer';
+  }
+  return client.isReady() ? null : 'not connected to the Discord gateway';
 }
 
 /** A default model Google retired (Imagen 4) still runs where fal serves it, but the operator should know. */

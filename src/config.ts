@@ -42,6 +42,8 @@ const HINTS: Record<string, string> = {
   IMAGEN_MODEL: `use one of: ${MODEL_IDS.join(', ')}`,
   IMAGEN_MODELS: `list the models to offer, separated by commas, from: ${MODEL_IDS.join(', ')}`,
   LOG_LEVEL: `use one of: ${LOG_LEVELS.join(', ')}`,
+  METRICS_PORT: 'leave it unset to serve no metrics, or give a TCP port from 1 to 65535, e.g. 9464',
+  METRICS_HOST: 'give the address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)',
   IMAGEN_PRICES: 'give model=dollars pairs separated by commas, e.g. "nano-banana-2=0.08,nano-banana-pro:4K=0.3"',
   ...Object.fromEntries(
     Object.entries(NUMBERS).map(([name, n]) => [name, `give a whole number from ${n.min} to ${n.max} ${n.unit}`]),
@@ -138,6 +140,21 @@ const EnvSchema = z
       }
       return parsed.prices;
     }),
+    // Port 0 (a free port, logged at start) is for tests; the documented range is 1-65535.
+    METRICS_PORT: optionalString.pipe(
+      z
+        .string()
+        .regex(/^\d+$/, { error: 'must be a whole number' })
+        .transform(Number)
+        .pipe(z.number().max(65_535, { error: 'must be at most 65535' }))
+        .optional(),
+    ),
+    METRICS_HOST: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[\w.:-]+$/, { error: 'must be a host name or an IP address' })
+        .default('127.0.0.1'),
+    ),
     ...numberFields,
     ...dollarFields,
   })
@@ -189,6 +206,8 @@ export interface Config {
   readonly prices: PriceTable;
   /** Bounds within which server admins may set Imagen's safety_tolerance. */
   readonly safetyTolerance: { readonly min: number; readonly max: number };
+  /** Where /metrics, /healthz and /readyz are served; undefined (METRICS_PORT unset) serves nothing. */
+  readonly metrics: { readonly host: string; readonly port: number } | undefined;
 }
 
 /** Thrown by {@link loadConfig}; `problems` holds one line per bad variable, safe to print (never a value). */
@@ -240,6 +259,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     dailyBudgetUsd: e.DAILY_BUDGET_USD,
     prices: e.IMAGEN_PRICES ?? {},
     safetyTolerance: Object.freeze({ min: e.SAFETY_TOLERANCE_MIN, max: e.SAFETY_TOLERANCE_MAX }),
+    metrics: e.METRICS_PORT === undefined ? undefined : Object.freeze({ host: e.METRICS_HOST, port: e.METRICS_PORT }),
   });
 }
 

@@ -113,6 +113,30 @@ describe('loadConfig', () => {
   });
 });
 
+describe('METRICS_PORT and METRICS_HOST', () => {
+  it('serve nothing unless METRICS_PORT is set', () => {
+    expect(loadConfig(valid).metrics).toBeUndefined();
+    expect(loadConfig({ ...valid, METRICS_PORT: '', METRICS_HOST: '0.0.0.0' }).metrics).toBeUndefined();
+  });
+
+  it('listen on 127.0.0.1 unless METRICS_HOST says otherwise', () => {
+    expect(loadConfig({ ...valid, METRICS_PORT: '9464' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(loadConfig({ ...valid, METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({
+      host: '0.0.0.0',
+      port: 9464,
+    });
+  });
+
+  it('refuse a port that is not one, naming the variable and the range', () => {
+    for (const port of ['65536', 'http', '-1', '9464.5']) {
+      expect(problems({ ...valid, METRICS_PORT: port })).toEqual([
+        expect.stringMatching(/^METRICS_PORT .*: .*from 1 to 65535/) as unknown,
+      ]);
+    }
+    expect(problems({ ...valid, METRICS_PORT: '9464', METRICS_HOST: 'a host' })[0]).toMatch(/^METRICS_HOST /);
+  });
+});
+
 describe('.env.example and README', () => {
   const example = parse(readFileSync(new URL('../.env.example', import.meta.url)));
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

@@ -6,6 +6,7 @@ import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
 import type { SafetyTolerance } from '../models/fields.js';
 import { falEndpoint, requestBody } from '../models/operations.js';
+import type { GenerationMetrics } from '../metrics/botMetrics.js';
 import type { Semaphore } from '../shared/semaphore.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { downloadResultImages, type DownloadLimits } from './downloads.js';
@@ -46,6 +47,7 @@ export interface PipelineOptions {
   /** Bounds how many jobs hold image bytes at once (the bot's memory peak). */
   readonly deliverySlots: Semaphore;
   readonly now: () => number;
+  readonly metrics?: GenerationMetrics | undefined;
 }
 
 /** What the pipeline needs of one job: its row, the signal that stops it, and where its progress goes. */
@@ -73,6 +75,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
   let running = generation.status === 'running';
   let downloadNotice: NodeJS.Timeout | undefined;
   const model = falEndpoint(generation.modelId, generation.action);
+  const falClock = options.metrics?.falClock(generation.modelId, now);
   try {
     signal.throwIfAborted();
     if (!model) throw new ModelUnavailable();
@@ -88,6 +91,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         throw isModelGone(error) ? new ModelGone(model.endpointId, error) : error;
       });
       store.markSubmitted(generation.id, requestId, now());
+      falClock?.submitted();
       logger.info('submitted to fal', { ...context, falRequestId: requestId });
     }
     await followStatus(fal, model.endpointId, {
@@ -97,6 +101,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       logger,
       context,
       onUpdate: (status: QueueStatus) => {
+        falClock?.status(status.status);
         if (status.status === 'IN_QUEUE') {
           progress.push({ phase: 'queued', position: status.queue_position });
         } else if (status.status === 'IN_PROGRESS') {
@@ -106,6 +111,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         }
       },
     });
+    falClock?.status('COMPLETED');
     const result = await fal.queue.result(model.endpointId, { requestId, abortSignal: signal });
     const output = { images: model.readImages(result.data) };
     downloadNotice = setTimeout(() => {
@@ -138,6 +144,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       generation.action,
     );
     store.markDone(generation.id, delivered.messageId, delivered.count, costUsd, now());
+    options.metrics?.jobEnded(generation.modelId, generation.action, 'done', costUsd);
     logger.info('generation delivered', { ...context, falRequestId: requestId, images: delivered.count });
   } catch (error) {
     await progress.stop();
@@ -159,6 +166,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
     logFailure(logger, failure, error, { ...context, falRequestId: requestId });
     const billed = mayHaveBeenBilled(failure, error, running);
     store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, now(), billed);
+    options.metrics?.jobEnded(generation.modelId, generation.action, failure.kind, billed ? generation.costUsd : 0);
     await target.fail(generation, failure).catch((replyError: unknown) => {
       logger.error('could not tell the member their generation failed', { ...context, ...errorContext(replyError) });
     });

@@ -75,6 +75,13 @@ export class Scheduler {
     return true;
   }
 
+  /** How many jobs wait in the bot's queue and how many run, for the metrics (no database read). */
+  counts(): { waiting: number; running: number } {
+    let running = 0;
+    for (const job of this.#jobs.values()) if (job.state === 'running') running += 1;
+    return { waiting: this.#jobs.size - running, running };
+  }
+
   /** Every waiting job's place in the bot's queue (1 = next), worked out once. */
   positionsInLine(): Map<number, number> {
     return new Map(this.#waitingOrder().map((job, index) => [job.id, index + 1]));

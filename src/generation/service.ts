@@ -3,6 +3,7 @@ import type { DefaultLimits } from '../config.js';
 import { checkLimits, utcDayStart, type Refusal } from '../limits/admission.js';
 import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
+import type { GenerationMetrics } from '../metrics/botMetrics.js';
 import { Semaphore } from '../shared/semaphore.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import type { DownloadLimits } from './downloads.js';
@@ -37,6 +38,8 @@ export interface GenerationServiceOptions {
   /** Minimum time between two progress edits of one job (Discord rate limits); default 2000. */
   readonly progressIntervalMs?: number;
   readonly now?: () => number;
+  /** Where jobs' outcomes, spend and fal timings are reported (METRICS_PORT); none: nothing is measured. */
+  readonly metrics?: GenerationMetrics | undefined;
 }
 
 const DEFAULT_DELIVERY_CONCURRENCY = 2;
@@ -67,6 +70,7 @@ export class GenerationService {
       prices: options.prices,
       deliverySlots: new Semaphore(options.deliveryConcurrency ?? DEFAULT_DELIVERY_CONCURRENCY),
       now: this.#now,
+      metrics: options.metrics,
     };
     this.#scheduler = new Scheduler({
       store: options.store,
@@ -146,6 +150,8 @@ export class GenerationService {
    */
   abandon(id: number): void {
     this.#options.store.markFailed(id, 'cancelled', 'not_acknowledged', this.#now());
+    const generation = this.#options.metrics && this.#options.store.get(id);
+    if (generation) this.#options.metrics?.jobEnded(generation.modelId, generation.action, 'not_acknowledged', 0);
   }
 
   /** The message showing a result was deleted: forget it (the row stays for history and rerolls). */
@@ -155,6 +161,11 @@ export class GenerationService {
     // Whichever part it was, its images are gone: an action on them (a reroll of a Vary of them, say) must not
     // hand fal an image a member or moderator removed.
     store.forgetImagesOf(id, messageId);
+  }
+
+  /** How many jobs wait in the bot's queue and how many run at fal (the metrics' queue depth). */
+  queueCounts(): { waiting: number; running: number } {
+    return this.#scheduler.counts();
   }
 
   /** Every waiting job's place in the bot's queue (1 = next), worked out once. */
@@ -214,6 +225,7 @@ export class GenerationService {
     const { store, logger, target } = this.#options;
     await job.progress.stop();
     store.markFailed(job.generation.id, 'cancelled', 'cancelled', this.#now());
+    this.#options.metrics?.jobEnded(job.generation.modelId, job.generation.action, 'cancelled', 0);
     await target.fail(job.generation, { kind: 'cancelled' }).catch((error: unknown) => {
       logger.error('could not tell the member their generation was cancelled', {
         generation: job.generation.id,
