@@ -338,7 +338,7 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
   for (const label of ['1 x 1K', '4 x 1K', '4 x 2K']) {
     const pick = (r: RunResult): OverheadCase | undefined => r.overhead?.find((c) => c.label === label);
     const reencode = runs.some((r) => pick(r)?.reencodeNeeded === true);
-    const tag = `Overhead ${label}${reencode ? ' (re-encode needed)' : ''}`;
+    const tag = `Overhead ${label}${reencode ? ' (over the limits as PNG)' : ''}`;
     rows.push(
       countRow(`${tag}: delivered`, runs, (r) => {
         const c = pick(r);
