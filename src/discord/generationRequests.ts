@@ -99,6 +99,21 @@ export function requireRerollAllowed(
   );
 }
 
+/**
+ * The checks before acting on a generation (a reroll, an edit, an action on one of its images): the server's
+ * rules for /imagine, and its setting for who may act on another member's images. Returns the server's settings.
+ */
+export function allowedToActOn(
+  interaction: StartingInteraction,
+  generation: Generation,
+  context: CommandContext,
+): EffectiveSettings {
+  const settings = context.guildSettings.effective(interaction.guildId);
+  requireAccess(interaction, settings);
+  requireRerollAllowed(interaction, generation, settings);
+  return settings;
+}
+
 /** Role ids from the interaction payload (no member cache is kept: the bot has no gateway intents). */
 function memberRoleIds(interaction: StartingInteraction): string[] {
   const member = interaction.member;

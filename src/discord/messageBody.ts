@@ -4,8 +4,8 @@ import type { MessageView } from './views/common.js';
 
 /**
  * A rendered view as the JSON and files of a message request for {@link sendMessage}: content, components,
- * mentions that never ping beyond the view's own list, and the images as attachments in order. The same body
- * DiscordReplyTarget builds for results.
+ * mentions that never ping beyond the view's own list, and the images as attachments in order. Every message the
+ * bot posts with images goes through it (results, /imagine-show).
  */
 export function messageBody(view: MessageView): { json: Record<string, unknown>; files: UploadFile[] } {
   const { images } = view;

@@ -14,6 +14,7 @@ import type { UploadBudget } from '../models/outputFormat.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
 import { fitForDiscord, uploadLimits } from './fitAttachments.js';
 import { missingChannelPermissions } from './permissions.js';
+import { messageBody } from './messageBody.js';
 import { sendMessage } from './upload.js';
 import type { MessageView, ResultView } from './views/common.js';
 import { renderFailure, renderProgress, renderResult } from './views/jobMessages.js';
@@ -253,19 +254,9 @@ export class DiscordReplyTarget implements ReplyTarget {
       query?: URLSearchParams;
     },
   ): Promise<APIMessage> {
-    const { images } = view;
-    const json = {
-      content: view.content,
-      components: view.components.map((row) => row.toJSON()),
-      allowed_mentions: { parse: view.allowedMentions.parse, users: view.allowedMentions.users ?? [] },
-      ...(images && { attachments: images.map((image, id) => ({ id: String(id), filename: image.fileName })) }),
-      ...request.extra,
-    };
-    const files = (images ?? []).map((image) => ({
-      name: image.fileName,
-      data: image.data,
-      contentType: image.contentType,
-    }));
+    const body = messageBody(view);
+    const json = { ...body.json, ...request.extra };
+    const { files } = body;
     const { rest, method, route, auth, query } = request;
     return (await sendMessage(rest, { method, route, json, files, auth, ...(query && { query }) })) as APIMessage;
   }

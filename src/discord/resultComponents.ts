@@ -19,8 +19,7 @@ import {
   explained,
   modelLabel,
   offeredModel,
-  requireAccess,
-  requireRerollAllowed,
+  allowedToActOn,
   startGeneration,
   textField,
 } from './generationRequests.js';
@@ -73,9 +72,7 @@ export async function handleResultComponent(
       await reroll(interaction, generation, context, customId.action === 'new');
       return;
     case 'edit': {
-      const settings = context.guildSettings.effective(interaction.guildId);
-      requireAccess(interaction, settings);
-      requireRerollAllowed(interaction, generation, settings);
+      allowedToActOn(interaction, generation, context);
       const model = findModel(generation.modelId);
       await interaction.showModal(
         renderEditModal(generation, { negativePrompt: model ? takesOption(model, 'negative_prompt') : false }),
@@ -93,9 +90,7 @@ export async function handleResultComponent(
       return;
     case 'edit-image': {
       const image = requireImage(generation, customId, context);
-      const settings = context.guildSettings.effective(interaction.guildId);
-      requireAccess(interaction, settings);
-      requireRerollAllowed(interaction, generation, settings);
+      allowedToActOn(interaction, generation, context);
       requireEditable(context.config, generation);
       await interaction.showModal(renderEditImageModal(generation, image));
       return;
@@ -140,16 +135,19 @@ async function upscale(
   image: number,
   context: CommandContext,
 ): Promise<void> {
-  const settings = context.guildSettings.effective(interaction.guildId);
-  requireAccess(interaction, settings);
-  requireRerollAllowed(interaction, generation, settings);
+  const settings = allowedToActOn(interaction, generation, context);
   const model = findModel(generation.modelId);
   if (!model) throw new UserError(MESSAGES.gone);
   const input = { ...generation.input, num_images: 1 };
-  await startGeneration(interaction, context, settings, model, input, generation.id, {
-    action: 'upscale',
-    imageRefs: [{ type: 'result', generationId: generation.id, index: image }],
-  });
+  await startGeneration(
+    interaction,
+    context,
+    settings,
+    model,
+    input,
+    generation.id,
+    onImage(generation, image, 'upscale'),
+  );
 }
 
 /** Vary: a new image close to one of a result's, through the model's /edit endpoint with that image and its prompt. */
@@ -159,17 +157,20 @@ async function vary(
   image: number,
   context: CommandContext,
 ): Promise<void> {
-  const settings = context.guildSettings.effective(interaction.guildId);
-  requireAccess(interaction, settings);
-  requireRerollAllowed(interaction, generation, settings);
+  const settings = allowedToActOn(interaction, generation, context);
   const model = requireEditable(context.config, generation);
   const editing = referenceModel(model) ?? model;
   // One image, like Midjourney's V buttons' single variation at a time: the member pays for what they asked.
   const input = explained(adaptInput(editing, { ...generation.input, num_images: 1, seed: randomSeed() }));
-  await startGeneration(interaction, context, settings, model, input, generation.id, {
-    action: 'vary',
-    imageRefs: [{ type: 'result', generationId: generation.id, index: image }],
-  });
+  await startGeneration(
+    interaction,
+    context,
+    settings,
+    model,
+    input,
+    generation.id,
+    onImage(generation, image, 'vary'),
+  );
 }
 
 /**
@@ -182,9 +183,7 @@ async function submitEditImage(
   image: number,
   context: CommandContext,
 ): Promise<void> {
-  const settings = context.guildSettings.effective(interaction.guildId);
-  requireAccess(interaction, settings);
-  requireRerollAllowed(interaction, generation, settings);
+  const settings = allowedToActOn(interaction, generation, context);
   const model = requireEditable(context.config, generation);
   const editing = referenceModel(model) ?? model;
   const instruction = textField(interaction, EDIT_FIELDS.instruction);
@@ -196,10 +195,15 @@ async function submitEditImage(
         takesOption(editing, 'resolution') && { resolution: generation.input.resolution }),
     }),
   );
-  await startGeneration(interaction, context, settings, model, input, generation.id, {
-    action: 'edit',
-    imageRefs: [{ type: 'result', generationId: generation.id, index: image }],
-  });
+  await startGeneration(
+    interaction,
+    context,
+    settings,
+    model,
+    input,
+    generation.id,
+    onImage(generation, image, 'edit'),
+  );
 }
 
 async function reroll(
@@ -208,9 +212,7 @@ async function reroll(
   context: CommandContext,
   freshSeed: boolean,
 ): Promise<void> {
-  const settings = context.guildSettings.effective(interaction.guildId);
-  requireAccess(interaction, settings);
-  requireRerollAllowed(interaction, generation, settings);
+  const settings = allowedToActOn(interaction, generation, context);
   const model = offeredModel(context.config, generation.modelId);
   if (!model) {
     await offerDefaultModel(interaction, generation);
@@ -232,9 +234,7 @@ async function rerollWithDefaultModel(
   generation: Generation,
   context: CommandContext,
 ): Promise<void> {
-  const settings = context.guildSettings.effective(interaction.guildId);
-  requireAccess(interaction, settings);
-  requireRerollAllowed(interaction, generation, settings);
+  const settings = allowedToActOn(interaction, generation, context);
   const candidates = [settings.defaultModel, context.config.defaultModel].filter((id) => id !== generation.modelId);
   const model = candidates.map((id) => offeredModel(context.config, id)).find((found) => found !== undefined);
   if (!model) {
@@ -274,9 +274,7 @@ async function submitEdit(
   generation: Generation,
   context: CommandContext,
 ): Promise<void> {
-  const settings = context.guildSettings.effective(interaction.guildId);
-  requireAccess(interaction, settings);
-  requireRerollAllowed(interaction, generation, settings);
+  const settings = allowedToActOn(interaction, generation, context);
   const model = offeredModel(context.config, generation.modelId);
   if (!model) {
     await offerDefaultModel(interaction, generation);
@@ -293,6 +291,15 @@ async function submitEdit(
     }),
   );
   await startGeneration(interaction, context, settings, model, input, generation.id, sameWork(generation));
+}
+
+/** An action on one image of a result. */
+function onImage(
+  generation: Generation,
+  image: number,
+  action: 'upscale' | 'vary' | 'edit',
+): { action: GenerationAction; imageRefs: readonly ImageRef[] } {
+  return { action, imageRefs: [{ type: 'result', generationId: generation.id, index: image }] };
 }
 
 /** What a reroll repeats: the same action on the same images. */

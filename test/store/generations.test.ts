@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS, migrate, openDatabase, type Db } from '../../src/store/database.js';
 import { DamagedRowError, GenerationStore, type NewGeneration } from '../../src/store/generations.js';
+import { newGeneration } from './newGeneration.js';
 
 let db: Db | undefined;
 afterEach(() => {
@@ -9,26 +10,7 @@ afterEach(() => {
   db = undefined;
 });
 
-const fresh: NewGeneration = {
-  modelId: 'nano-banana-2',
-  input: { prompt: 'a fox', aspect_ratio: 'auto', num_images: 1, seed: 3, resolution: '1K' },
-  safetyTolerance: '2',
-  action: 'imagine',
-  imageRefs: [],
-  requesterId: '200000000000000001',
-  guildId: '300000000000000001',
-  channelId: '300000000000000002',
-  applicationId: '300000000000000003',
-  interactionToken: 'token',
-  tokenExpiresAt: 1,
-  parentId: null,
-  createdAt: 1,
-  appPermissions: null,
-  attachmentSizeLimit: null,
-  inThread: false,
-  quotaImages: 1,
-  costUsd: 0.08,
-};
+const fresh: NewGeneration = newGeneration({ safetyTolerance: '2' });
 
 describe('GenerationStore rows', () => {
   it('keeps what the server adds apart from what the member chose', () => {
