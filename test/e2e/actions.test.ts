@@ -109,10 +109,40 @@ describe('Upscale', () => {
     });
     world.discord.dispatchInteraction(admin);
     await world.discord.waitForRequest(isCallback(admin.id));
-    expect(await ephemeral(click(first.interaction.token, 'imagine:upscale:1:0', bob))).toContain(
-      'only the member who made these images',
-    );
+    for (const button of ['imagine:upscale:1:0', 'imagine:vary:1:0', 'imagine:edit-image:1:0']) {
+      expect(await ephemeral(click(first.interaction.token, button, bob)), button).toContain(
+        'only the member who made these images',
+      );
+    }
     expect(world.fal.submissions).toHaveLength(1);
+  });
+
+  it('can be cancelled while it waits in the bot’s queue: nothing reaches fal, nothing is counted', async () => {
+    world = await startWorld({ FAL_CONCURRENCY: '1' });
+    const first = await imagine([prompt('a fox')]);
+    world.fal.defaultPlan = { hold: true };
+    const busy = world.discord.chatInput({ name: 'imagine', options: [prompt('holds the only slot')], user: bob });
+    world.discord.dispatchInteraction(busy);
+    await world.fal.waitForSubmission(2);
+    const upscale = click(first.interaction.token, 'imagine:upscale:1:0');
+    await world.discord.waitForRequest(
+      (r) => r.method === 'PATCH' && r.path.includes(upscale.token) && contentOf(r.body).includes('position 1 in line'),
+    );
+    const cancel = world.discord.button({
+      customId: 'imagine:cancel:3',
+      message: { id: '300000000000000011' },
+      user: alice,
+    });
+    world.discord.dispatchInteraction(cancel);
+    const final = await world.discord.waitForRequest(isFinalEdit(upscale.token));
+    expect(contentOf(final.body)).toContain('Cancelled by');
+    expect(world.fal.submissions).toHaveLength(2);
+    expect(world.bot.store.require(3)).toMatchObject({
+      status: 'cancelled',
+      action: 'upscale',
+      quotaImages: 0,
+      costUsd: 0,
+    });
   });
 
   it('refuses a button for an image the result does not have', async () => {

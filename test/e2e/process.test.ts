@@ -146,32 +146,39 @@ describe('crash and restart (SIGKILL)', () => {
     expect(f.fal.submissions).toHaveLength(1);
   }, 120_000);
 
-  it('resumes an Upscale killed mid-job by its request id: one upscale, delivered once, of the right image', async () => {
-    fakes = await startFakes();
-    const f = fakes;
-    const first = await startBot();
-    const original = imagine('a lighthouse');
-    await f.discord.waitForRequest(isFinalEdit(original.token));
-    const message = [...f.discord.messages.values()].find((m) => m.interactionToken === original.token);
-    if (!message) throw new Error('no result message');
-    f.fal.enqueuePlan({ hold: true });
-    const click = f.discord.button({ customId: 'imagine:upscale:1:0', message: { id: message.id } });
-    f.discord.dispatchInteraction(click);
-    const upscale = await f.fal.waitForSubmission(2);
-    await f.fal.waitForRequest((r) => r.path.includes(`/requests/${upscale.requestId}/status`));
-    expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
-    expect(row(2)).toMatchObject({ status: 'queued', fal_request_id: upscale.requestId });
+  it.each([
+    ['an Upscale', 'upscale', 'fal-ai/esrgan', 'Upscale of image 1 of'],
+    ['a Vary', 'vary', 'fal-ai/nano-banana-2/edit', 'Variation of image 1 of'],
+  ])(
+    'resumes %s killed mid-job by its request id: one submit, delivered once, of the right image',
+    async (_name, action, endpoint, origin) => {
+      fakes = await startFakes();
+      const f = fakes;
+      const first = await startBot();
+      const original = imagine('a lighthouse');
+      await f.discord.waitForRequest(isFinalEdit(original.token));
+      const message = [...f.discord.messages.values()].find((m) => m.interactionToken === original.token);
+      if (!message) throw new Error('no result message');
+      f.fal.enqueuePlan({ hold: true });
+      const click = f.discord.button({ customId: `imagine:${action}:1:0`, message: { id: message.id } });
+      f.discord.dispatchInteraction(click);
+      const submission = await f.fal.waitForSubmission(2);
+      await f.fal.waitForRequest((r) => r.path.includes(`/requests/${submission.requestId}/status`));
+      expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
+      expect(row(2)).toMatchObject({ status: 'queued', fal_request_id: submission.requestId });
 
-    f.fal.release(upscale.requestId);
-    const second = await startBot();
-    const final = await f.discord.waitForRequest(isFinalEdit(click.token));
-    expect(final.files).toHaveLength(1);
-    expect(contentOf(final.body)).toContain('Upscale of image 1 of');
-    await second.waitForLog('generation delivered');
-    expect(f.fal.submissions.map((s) => s.endpointId)).toEqual(['fal-ai/nano-banana-2', 'fal-ai/esrgan']);
-    expect(upscale.fetchedImages[0]?.bytes?.equals(message.attachments[0]?.data ?? Buffer.alloc(0))).toBe(true);
-    expect(row(2)).toMatchObject({ status: 'done' });
-  }, 120_000);
+      f.fal.release(submission.requestId);
+      const second = await startBot();
+      const final = await f.discord.waitForRequest(isFinalEdit(click.token));
+      expect(final.files).toHaveLength(1);
+      expect(contentOf(final.body)).toContain(origin);
+      await second.waitForLog('generation delivered');
+      expect(f.fal.submissions.map((s) => s.endpointId)).toEqual(['fal-ai/nano-banana-2', endpoint]);
+      expect(submission.fetchedImages[0]?.bytes?.equals(message.attachments[0]?.data ?? Buffer.alloc(0))).toBe(true);
+      expect(row(2)).toMatchObject({ status: 'done' });
+    },
+    120_000,
+  );
 
   it('submits on restart a job whose submit got no answer, logging that fal may run it twice', async () => {
     fakes = await startFakes();
