@@ -163,9 +163,10 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       });
     }
     // A submit fal may have stored is not retried (../fal/submit.ts); fal may still run and bill it.
-    logFailure(logger, failure, error, { ...context, falRequestId: requestId });
     const billed = mayHaveBeenBilled(failure, error, running);
+    // The row first: the log line then tells of a settled fact (an operator, or a test, may act on it at once).
     store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, now(), billed);
+    logFailure(logger, failure, error, { ...context, falRequestId: requestId });
     options.metrics?.jobEnded(generation.modelId, generation.action, failure.kind, billed ? generation.costUsd : 0);
     await target.fail(generation, failure).catch((replyError: unknown) => {
       logger.error('could not tell the member their generation failed', { ...context, ...errorContext(replyError) });
