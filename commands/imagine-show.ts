@@ -74,33 +74,36 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   // Fetching and uploading can outlast the 3 s Discord gives a first answer.
   await interaction.deferReply();
   const parts = [...context.store.deliveredParts(generation.id)].filter(([part]) => part > 1).sort(([a], [b]) => a - b);
-  const fetched = await fetchResultImages({
-    rest: context.client.rest,
-    generation,
-    messageIds: [firstMessageId, ...parts.map(([, messageId]) => messageId)],
-    download: { timeoutMs: context.config.imageDownloadTimeoutMs, maxBytes: context.config.imageMaxBytes },
-    logger: context.logger,
-  });
-  if (!fetched.ok) {
-    if (fetched.reason === 'deleted') context.generations.forgetMessage(generation.id, firstMessageId);
-    await answerPrivately(interaction, whyNot(generation, fetched.reason));
-    return;
-  }
+  const shown = await context.generations.withImageSlot(async () => {
+    const fetched = await fetchResultImages({
+      rest: context.client.rest,
+      generation,
+      messageIds: [firstMessageId, ...parts.map(([, messageId]) => messageId)],
+      download: { timeoutMs: context.config.imageDownloadTimeoutMs, maxBytes: context.config.imageMaxBytes },
+      logger: context.logger,
+    });
+    if (!fetched.ok) {
+      if (fetched.reason === 'deleted') context.generations.forgetMessage(generation.id, firstMessageId);
+      await answerPrivately(interaction, whyNot(generation, fetched.reason));
+      return false;
+    }
 
-  const fitted = await fitForDiscord(fetched.images, uploadLimits(interaction.attachmentSizeLimit));
-  const views = fitted.messages.map((images, index) =>
-    renderShownResult(generation, images, {
-      shownBy: interaction.user.id,
-      missing: fetched.missing,
-      part: index + 1,
-      parts: fitted.messages.length,
-    }),
-  );
-  await sendInteractionMessages(context.client.rest, interaction, views);
+    const fitted = await fitForDiscord(fetched.images, uploadLimits(interaction.attachmentSizeLimit));
+    const views = fitted.messages.map((images, index) =>
+      renderShownResult(generation, images, {
+        shownBy: interaction.user.id,
+        missing: fetched.missing,
+        part: index + 1,
+        parts: fitted.messages.length,
+      }),
+    );
+    await sendInteractionMessages(context.client.rest, interaction, views);
+    return true;
+  });
+  if (!shown) return;
   context.logger.info('result shown again', { generation: generation.id, by: interaction.user.id });
 }
 
-/** The generation a reference names, if this server may see it; undefined for unknown and foreign alike. */
 /**
  * The generation a reference names, if this member may see it here: this server's only, and another member's
  * only in the channel it was posted in (it may be a channel the member cannot read); their own anywhere here.

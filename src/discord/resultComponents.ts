@@ -14,7 +14,7 @@ import { adaptInput, parseGenerationInput, randomSeed } from '../models/parse.js
 import { findModel, takesOption, type ImageModel } from '../models/registry.js';
 import type { Generation, ImageRef } from '../store/generations.js';
 import type { CommandContext, ComponentInteraction } from './command.js';
-import type { CustomId } from './customId.js';
+import { encodeCustomId, type CustomId } from './customId.js';
 import {
   explained,
   modelLabel,
@@ -51,6 +51,12 @@ export async function handleResultComponent(
   const generation = context.store.get(customId.id);
   // A custom_id naming another server's generation can only be tampered with: treat it as unknown.
   if (!generation || generation.guildId !== interaction.guildId) throw new UserError(MESSAGES.gone);
+  // Discord sends clicks only for buttons a message really has. Away from the result's own channel (where the
+  // member may not be able to read it) only a message that carries the button, such as an /imagine-show copy,
+  // may act on it: a made-up custom_id must not repost a result from a channel the member cannot see.
+  if (generation.channelId !== interaction.channelId && !sourceMessageCarries(interaction, customId)) {
+    throw new UserError(MESSAGES.gone);
+  }
   // An upscale has no prompt: Edit (and its form) make no sense on it, whatever a client sends.
   if ((customId.action === 'edit' || customId.action === 'edit-submit') && generation.action === 'upscale') {
     throw new UserError(MESSAGES.gone);
@@ -101,7 +107,29 @@ export async function handleResultComponent(
     case 'cancel':
       await cancel(interaction, generation, context);
       return;
+    default:
+      // Actions of other commands' components (e.g. the history's paging) never reach a result.
+      throw new UserError(MESSAGES.gone);
   }
+}
+
+/**
+ * Whether the message the interaction came from carries the button it names: the button itself for a click,
+ * the button that opened the form for a form (Edit -> edit-submit, Edit image -> edit-image-submit).
+ */
+function sourceMessageCarries(interaction: ComponentInteraction, customId: CustomId): boolean {
+  const opener =
+    customId.action === 'edit-submit'
+      ? encodeCustomId({ ...customId, action: 'edit' })
+      : customId.action === 'edit-image-submit'
+        ? encodeCustomId({ ...customId, action: 'edit-image' })
+        : interaction.customId;
+  const rows = interaction.message?.components ?? [];
+  return rows.some(
+    (row) =>
+      'components' in row &&
+      row.components.some((component) => 'customId' in component && component.customId === opener),
+  );
 }
 
 /** The image of a result a per-image button names, if Discord still has it (0-based index). */
@@ -136,6 +164,9 @@ async function upscale(
   context: CommandContext,
 ): Promise<void> {
   const settings = allowedToActOn(interaction, generation, context);
+  if (generation.input.resolution === '4K') {
+    throw new UserError('This image is already 4K, the largest size: upscaled again it would not fit Discord.');
+  }
   const model = findModel(generation.modelId);
   if (!model) throw new UserError(MESSAGES.gone);
   const input = { ...generation.input, num_images: 1 };
@@ -321,6 +352,14 @@ async function deleteResult(
     interaction.user.id === generation.requesterId ||
     (interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages) ?? false);
   if (!allowed) throw new UserError(MESSAGES.deleteDenied);
+  // Delete removes the message it is on: only one of this result's own messages, or one that carries this very
+  // button (an /imagine-show copy), never another member's result a made-up custom_id was planted on.
+  const messageId = interaction.message.id;
+  const own =
+    messageId === generation.messageId || [...context.store.deliveredParts(generation.id).values()].includes(messageId);
+  if (!own && !sourceMessageCarries(interaction, { command: 'imagine', action: 'delete', id: generation.id })) {
+    throw new UserError(MESSAGES.gone);
+  }
   await interaction.deferUpdate();
   await interaction.deleteReply();
   context.generations.forgetMessage(generation.id, interaction.message.id);

@@ -6,6 +6,7 @@ import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
 import type { SafetyTolerance } from '../models/fields.js';
 import { falEndpoint, requestBody } from '../models/operations.js';
+import { UPSCALER } from '../models/upscaler.js';
 import type { GenerationMetrics } from '../metrics/botMetrics.js';
 import type { Semaphore } from '../shared/semaphore.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
@@ -75,7 +76,9 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
   let running = generation.status === 'running';
   let downloadNotice: NodeJS.Timeout | undefined;
   const model = falEndpoint(generation.modelId, generation.action);
-  const falClock = options.metrics?.falClock(generation.modelId, now);
+  // Metrics name what fal ran: the upscaler for an upscale, else the job's model.
+  const metricsModel = generation.action === 'upscale' ? UPSCALER.id : generation.modelId;
+  const falClock = options.metrics?.falClock(metricsModel, now);
   try {
     signal.throwIfAborted();
     if (!model) throw new ModelUnavailable();
@@ -144,7 +147,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       generation.action,
     );
     store.markDone(generation.id, delivered.messageId, delivered.count, costUsd, now());
-    options.metrics?.jobEnded(generation.modelId, generation.action, 'done', costUsd);
+    options.metrics?.jobEnded(metricsModel, generation.action, 'done', costUsd);
     logger.info('generation delivered', { ...context, falRequestId: requestId, images: delivered.count });
   } catch (error) {
     await progress.stop();
@@ -167,7 +170,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
     // The row first: the log line then tells of a settled fact (an operator, or a test, may act on it at once).
     store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, now(), billed);
     logFailure(logger, failure, error, { ...context, falRequestId: requestId });
-    options.metrics?.jobEnded(generation.modelId, generation.action, failure.kind, billed ? generation.costUsd : 0);
+    options.metrics?.jobEnded(metricsModel, generation.action, failure.kind, billed ? generation.costUsd : 0);
     await target.fail(generation, failure).catch((replyError: unknown) => {
       logger.error('could not tell the member their generation failed', { ...context, ...errorContext(replyError) });
     });

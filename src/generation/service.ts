@@ -54,10 +54,12 @@ export class GenerationService {
   readonly #options: GenerationServiceOptions;
   readonly #now: () => number;
   readonly #scheduler: Scheduler;
+  readonly #deliverySlots: Semaphore;
 
   constructor(options: GenerationServiceOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#deliverySlots = new Semaphore(options.deliveryConcurrency ?? DEFAULT_DELIVERY_CONCURRENCY);
     const pipeline: PipelineOptions = {
       store: options.store,
       fal: options.fal,
@@ -68,7 +70,7 @@ export class GenerationService {
       jobTimeoutMs: options.jobTimeoutMs,
       download: options.download,
       prices: options.prices,
-      deliverySlots: new Semaphore(options.deliveryConcurrency ?? DEFAULT_DELIVERY_CONCURRENCY),
+      deliverySlots: this.#deliverySlots,
       now: this.#now,
       metrics: options.metrics,
     };
@@ -166,6 +168,14 @@ export class GenerationService {
   /** How many jobs wait in the bot's queue and how many run at fal (the metrics' queue depth). */
   queueCounts(): { waiting: number; running: number } {
     return this.#scheduler.counts();
+  }
+
+  /**
+   * Runs work that holds image bytes (e.g. /imagine-show fetching and posting a result again) in the same few
+   * slots as deliveries: however many members ask at once, the bot's memory stays bounded.
+   */
+  withImageSlot<T>(task: () => Promise<T>): Promise<T> {
+    return this.#deliverySlots.run(task);
   }
 
   /** Every waiting job's place in the bot's queue (1 = next), worked out once. */

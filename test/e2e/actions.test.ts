@@ -145,6 +145,14 @@ describe('Upscale', () => {
     });
   });
 
+  it('is not offered on a 4K image, the largest size', async () => {
+    world = await startWorld();
+    const first = await imagine([prompt('a fox'), { name: 'resolution', type: T.String, value: '4K' }]);
+    const ids = customIds(first.final.body);
+    expect(ids).toContain('imagine:vary:1:0');
+    expect(ids.some((id) => id.startsWith('imagine:upscale:'))).toBe(false);
+  });
+
   it('refuses a button for an image the result does not have', async () => {
     world = await startWorld();
     await imagine([prompt('a fox')]);
@@ -328,6 +336,23 @@ describe('when an image or an endpoint is gone', () => {
     const final = await world.discord.waitForRequest(isFinalEdit(retry.token));
     expect(world.fal.submissions.at(-1)?.endpointId).toBe('fal-ai/esrgan');
     expect(contentOf(final.body)).toMatch(/Upscale of image 1 of https:\/\/discord\.com\/channels\//);
+  });
+});
+
+describe('made-up custom_ids', () => {
+  it('an action on a result from another channel needs a message that carries its button', async () => {
+    world = await startWorld();
+    await imagine([prompt('secret staff plan')]);
+    world.discord.setChannel('300000000000000088');
+    const elsewhere = world.discord.button({
+      customId: 'imagine:upscale:1:0',
+      message: { id: '300000000000000012' },
+      user: bob,
+      channelId: '300000000000000088',
+    });
+    world.discord.dispatchInteraction(elsewhere);
+    expect(await ephemeral(elsewhere)).toContain('no longer in the bot’s records');
+    expect(world.fal.submissions).toHaveLength(1);
   });
 });
 

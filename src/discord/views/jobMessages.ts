@@ -87,7 +87,9 @@ export function resultComponents(
   if (generation.action === 'upscale') return [row(button('delete', id, 'Delete', ButtonStyle.Danger, '🗑️'))];
   const perImage = (action: 'upscale' | 'vary' | 'edit-image', letter: string, style: ButtonStyle) =>
     row(...images.map((image) => button(action, id, `${letter}${image.index + 1}`, style, undefined, image.index)));
-  const rows = [resultButtons(id), perImage('upscale', 'U', ButtonStyle.Secondary)];
+  const rows = [resultButtons(id)];
+  // A 4K image upscaled ×2 (67 megapixels) would fit neither fal's output limits nor Discord's: no Upscale there.
+  if (generation.input.resolution !== '4K') rows.push(perImage('upscale', 'U', ButtonStyle.Secondary));
   if (editEndpointOf(generation.modelId)) {
     rows.push(perImage('vary', 'V', ButtonStyle.Secondary), perImage('edit-image', 'E', ButtonStyle.Secondary));
   }
