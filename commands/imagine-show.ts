@@ -16,6 +16,7 @@ import { NO_PINGS } from '../src/discord/views/common.js';
 import { historyStatus } from '../src/discord/views/history.js';
 import { renderShownResult } from '../src/discord/views/show.js';
 import { UserError } from '../src/errors.js';
+import { errorContext } from '../src/logger.js';
 import type { Generation, GenerationStore } from '../src/store/generations.js';
 
 const JOB_OPTION = 'job';
@@ -74,32 +75,43 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   // Fetching and uploading can outlast the 3 s Discord gives a first answer.
   await interaction.deferReply();
   const parts = [...context.store.deliveredParts(generation.id)].filter(([part]) => part > 1).sort(([a], [b]) => a - b);
-  const shown = await context.generations.withImageSlot(async () => {
-    const fetched = await fetchResultImages({
-      rest: context.client.rest,
-      generation,
-      messageIds: [firstMessageId, ...parts.map(([, messageId]) => messageId)],
-      download: { timeoutMs: context.config.imageDownloadTimeoutMs, maxBytes: context.config.imageMaxBytes },
-      logger: context.logger,
-    });
-    if (!fetched.ok) {
-      if (fetched.reason === 'deleted') context.generations.forgetMessage(generation.id, firstMessageId);
-      await answerPrivately(interaction, whyNot(generation, fetched.reason));
-      return false;
-    }
+  let shown: boolean;
+  try {
+    shown = await context.generations.withImageSlot(async () => {
+      const fetched = await fetchResultImages({
+        rest: context.client.rest,
+        generation,
+        messageIds: [firstMessageId, ...parts.map(([, messageId]) => messageId)],
+        download: { timeoutMs: context.config.imageDownloadTimeoutMs, maxBytes: context.config.imageMaxBytes },
+        logger: context.logger,
+      });
+      if (!fetched.ok) {
+        if (fetched.reason === 'deleted') context.generations.forgetMessage(generation.id, firstMessageId);
+        await answerPrivately(interaction, whyNot(generation, fetched.reason));
+        return false;
+      }
 
-    const fitted = await fitForDiscord(fetched.images, uploadLimits(interaction.attachmentSizeLimit));
-    const views = fitted.messages.map((images, index) =>
-      renderShownResult(generation, images, {
-        shownBy: interaction.user.id,
-        missing: fetched.missing,
-        part: index + 1,
-        parts: fitted.messages.length,
-      }),
-    );
-    await sendInteractionMessages(context.client.rest, interaction, views);
-    return true;
-  });
+      const fitted = await fitForDiscord(fetched.images, uploadLimits(interaction.attachmentSizeLimit));
+      const views = fitted.messages.map((images, index) =>
+        renderShownResult(generation, images, {
+          shownBy: interaction.user.id,
+          missing: fetched.missing,
+          part: index + 1,
+          parts: fitted.messages.length,
+        }),
+      );
+      await sendInteractionMessages(context.client.rest, interaction, views);
+      return true;
+    });
+  } catch (error) {
+    // After the public "thinking…", an unexpected failure is still answered privately (the router would edit the
+    // public reply), and logged for the operator.
+    context.logger.error('could not show a result again', { generation: generation.id, ...errorContext(error) });
+    await answerPrivately(interaction, MESSAGES.unavailable(generation.id)).catch((answerError: unknown) => {
+      context.logger.warn('could not answer /imagine-show', errorContext(answerError));
+    });
+    return;
+  }
   if (!shown) return;
   context.logger.info('result shown again', { generation: generation.id, by: interaction.user.id });
 }

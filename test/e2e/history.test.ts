@@ -284,6 +284,24 @@ describe('/imagine-show', () => {
     expect(shown.files).toHaveLength(1);
   });
 
+  it('answers an unexpected failure after its public “thinking…” privately, leaving nothing public', async () => {
+    const original = await imagine('a lighthouse', alice);
+    world.discord.failNext(
+      (method, path) =>
+        method === 'GET' && path === `/channels/${world.discord.channelId}/messages/${original.message.id}`,
+      { status: 500 },
+      10,
+    );
+    const interaction = run('imagine-show', alice, '1');
+    const followup = await world.discord.waitForRequest(
+      (r) => r.method === 'POST' && r.path.startsWith(`/webhooks/${world.discord.applicationId}/${interaction.token}`),
+      20_000,
+    );
+    expect(followup.body).toMatchObject({ flags: 64, content: expect.stringContaining('try again') as unknown });
+    expect(world.discord.requests.some((r) => isOriginalEdit(interaction.token)(r))).toBe(false);
+    expect(world.logs.some((line) => line.includes('could not show a result again'))).toBe(true);
+  });
+
   it('answers in plain words for a deleted result, a failed job and one still in progress', async () => {
     // Deleted in Discord, outside the bot: found out when the message is fetched.
     const gone = await imagine('deleted by a moderator', alice);
