@@ -8,6 +8,7 @@ import {
 } from 'discord.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
+import type { EffectiveSettings } from '../limits/guildSettings.js';
 import { editEndpointOf } from '../models/editEndpoints.js';
 import { referenceModel, type GenerationAction } from '../models/operations.js';
 import { adaptInput, parseGenerationInput, randomSeed } from '../models/parse.js';
@@ -117,11 +118,11 @@ export async function handleResultComponent(
  * Whether the message the interaction came from carries the button it names: the button itself for a click,
  * the button that opened the form for a form (Edit -> edit-submit, Edit image -> edit-image-submit).
  */
-function sourceMessageCarries(interaction: ComponentInteraction, customId: CustomId): boolean {
+function sourceMessageCarries(interaction: ComponentInteraction, customId?: CustomId): boolean {
   const opener =
-    customId.action === 'edit-submit'
+    customId?.action === 'edit-submit'
       ? encodeCustomId({ ...customId, action: 'edit' })
-      : customId.action === 'edit-image-submit'
+      : customId?.action === 'edit-image-submit'
         ? encodeCustomId({ ...customId, action: 'edit-image' })
         : interaction.customId;
   const rows = interaction.message?.components ?? [];
@@ -243,12 +244,9 @@ async function reroll(
   context: CommandContext,
   freshSeed: boolean,
 ): Promise<void> {
-  const settings = allowedToActOn(interaction, generation, context);
-  const model = offeredModel(context.config, generation.modelId);
-  if (!model) {
-    await offerDefaultModel(interaction, generation);
-    return;
-  }
+  const allowed = await sameModel(interaction, generation, context);
+  if (!allowed) return;
+  const { settings, model } = allowed;
   const options: Record<string, unknown> = { ...generation.input };
   const input = explained(
     parseGenerationInput(schemaFor(model, generation.action), freshSeed ? { ...options, seed: randomSeed() } : options),
@@ -283,6 +281,22 @@ async function rerollWithDefaultModel(
   await startGeneration(interaction, context, settings, model, input, parentId, what);
 }
 
+/**
+ * The checks of a reroll or an Edit, and the generation's model if members may still use it here; otherwise the
+ * member is offered the server's default model instead, and the answer is undefined.
+ */
+async function sameModel(
+  interaction: ButtonInteraction | ModalSubmitInteraction,
+  generation: Generation,
+  context: CommandContext,
+): Promise<{ settings: EffectiveSettings; model: ImageModel } | undefined> {
+  const settings = allowedToActOn(interaction, generation, context);
+  const model = offeredModel(context.config, generation.modelId);
+  if (model) return { settings, model };
+  await offerDefaultModel(interaction, generation);
+  return undefined;
+}
+
 /** A reroll of a result whose model is not offered any more: say so, and offer the server's default model. */
 async function offerDefaultModel(
   interaction: ButtonInteraction | ModalSubmitInteraction,
@@ -305,12 +319,9 @@ async function submitEdit(
   generation: Generation,
   context: CommandContext,
 ): Promise<void> {
-  const settings = allowedToActOn(interaction, generation, context);
-  const model = offeredModel(context.config, generation.modelId);
-  if (!model) {
-    await offerDefaultModel(interaction, generation);
-    return;
-  }
+  const allowed = await sameModel(interaction, generation, context);
+  if (!allowed) return;
+  const { settings, model } = allowed;
   const prompt = textField(interaction, EDIT_FIELDS.prompt);
   const negative = takesOption(model, 'negative_prompt') ? textField(interaction, EDIT_FIELDS.negativePrompt) : '';
   const { negative_prompt: _negative, ...rest } = generation.input;
@@ -352,14 +363,9 @@ async function deleteResult(
     interaction.user.id === generation.requesterId ||
     (interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages) ?? false);
   if (!allowed) throw new UserError(MESSAGES.deleteDenied);
-  // Delete removes the message it is on: only one of this result's own messages, or one that carries this very
-  // button (an /imagine-show copy), never another member's result a made-up custom_id was planted on.
-  const messageId = interaction.message.id;
-  const own =
-    messageId === generation.messageId || [...context.store.deliveredParts(generation.id).values()].includes(messageId);
-  if (!own && !sourceMessageCarries(interaction, { command: 'imagine', action: 'delete', id: generation.id })) {
-    throw new UserError(MESSAGES.gone);
-  }
+  // Delete removes the message it is on: only one that carries this very button (the result's own, or an
+  // /imagine-show copy), never another member's result a made-up custom_id was planted on.
+  if (!sourceMessageCarries(interaction)) throw new UserError(MESSAGES.gone);
   await interaction.deferUpdate();
   await interaction.deleteReply();
   context.generations.forgetMessage(generation.id, interaction.message.id);

@@ -5,8 +5,7 @@ import { submitJob } from '../fal/submit.js';
 import { estimateCost, type PriceTable } from '../limits/pricing.js';
 import { errorContext, type Logger } from '../logger.js';
 import type { SafetyTolerance } from '../models/fields.js';
-import { falEndpoint, requestBody } from '../models/operations.js';
-import { UPSCALER } from '../models/upscaler.js';
+import { billedAs, falEndpoint, requestBody } from '../models/operations.js';
 import type { GenerationMetrics } from '../metrics/botMetrics.js';
 import type { Semaphore } from '../shared/semaphore.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
@@ -75,13 +74,13 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
   let requestId = generation.falRequestId;
   let running = generation.status === 'running';
   let downloadNotice: NodeJS.Timeout | undefined;
-  const model = falEndpoint(generation.modelId, generation.action);
-  // Metrics name what fal ran: the upscaler for an upscale, else the job's model.
-  const metricsModel = generation.action === 'upscale' ? UPSCALER.id : generation.modelId;
+  const endpoint = falEndpoint(generation.modelId, generation.action);
+  // Metrics name what fal ran (the upscaler for an upscale), as pricing does.
+  const metricsModel = billedAs(generation.modelId, generation.action);
   const falClock = options.metrics?.falClock(metricsModel, now);
   try {
     signal.throwIfAborted();
-    if (!model) throw new ModelUnavailable();
+    if (!endpoint) throw new ModelUnavailable();
     if (!requestId) {
       progress.push({ phase: 'submitting' });
       if (generation.status === 'pending') {
@@ -89,15 +88,15 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         logger.warn('resubmitting a job whose earlier submit got no saved answer: fal may run it twice', context);
       }
       const input = await falInput(generation, options);
-      requestId = await submitJob(fal, model.endpointId, input, signal).catch((error: unknown) => {
+      requestId = await submitJob(fal, endpoint.endpointId, input, signal).catch((error: unknown) => {
         // A 404 at submit means fal no longer serves the endpoint: the model is gone, not this job.
-        throw isModelGone(error) ? new ModelGone(model.endpointId, error) : error;
+        throw isModelGone(error) ? new ModelGone(endpoint.endpointId, error) : error;
       });
       store.markSubmitted(generation.id, requestId, now());
       falClock?.submitted();
       logger.info('submitted to fal', { ...context, falRequestId: requestId });
     }
-    await followStatus(fal, model.endpointId, {
+    await followStatus(fal, endpoint.endpointId, {
       requestId,
       pollIntervalMs: options.pollIntervalMs,
       signal,
@@ -115,8 +114,8 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       },
     });
     falClock?.status('COMPLETED');
-    const result = await fal.queue.result(model.endpointId, { requestId, abortSignal: signal });
-    const output = { images: model.readImages(result.data) };
+    const result = await fal.queue.result(endpoint.endpointId, { requestId, abortSignal: signal });
+    const output = { images: endpoint.readImages(result.data) };
     downloadNotice = setTimeout(() => {
       if (!signal.aborted) progress.push({ phase: 'downloading' });
     }, DOWNLOAD_NOTICE_MS);
@@ -157,7 +156,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
     }
     const failure = failureOf(error, signal, generation.action);
     if (requestId && (failure.kind === 'cancelled' || failure.kind === 'timeout')) {
-      await fal.queue.cancel(model?.endpointId ?? '', { requestId }).catch((cancelError: unknown) => {
+      await fal.queue.cancel(endpoint?.endpointId ?? '', { requestId }).catch((cancelError: unknown) => {
         logger.warn('fal did not accept the cancel', {
           ...context,
           falRequestId: requestId,

@@ -1,4 +1,4 @@
-import type { GenerationAction } from '../models/operations.js';
+import { billedAs, type GenerationAction } from '../models/operations.js';
 import { MODELS, findModel } from '../models/registry.js';
 import { UPSCALER } from '../models/upscaler.js';
 
@@ -59,7 +59,5 @@ export function estimateCost(
   images: number,
   action: GenerationAction = 'imagine',
 ): number {
-  const perImage =
-    action === 'upscale' ? pricePerImage(prices, UPSCALER.id, undefined) : pricePerImage(prices, modelId, resolution);
-  return Math.round(perImage * images * 10_000) / 10_000;
+  return Math.round(pricePerImage(prices, billedAs(modelId, action), resolution) * images * 10_000) / 10_000;
 }

@@ -38,6 +38,14 @@ export function falEndpoint(modelId: string, action: GenerationAction): FalEndpo
   return model && { endpointId: model.endpointId, readImages: (data) => model.output.parse(data).images };
 }
 
+/**
+ * Whose price and whose name an action runs under at fal: the upscaler's for an Upscale (whatever model made the
+ * image), the model's otherwise (its /edit endpoint is billed as the model). Pricing and metrics both use it.
+ */
+export function billedAs(modelId: string, action: GenerationAction): string {
+  return action === 'upscale' ? UPSCALER.id : modelId;
+}
+
 /** What the server adds to every request, and the images it starts from. */
 export interface RequestContext {
   readonly safetyTolerance: SafetyTolerance;

@@ -366,8 +366,7 @@ export class GenerationStore {
     this.#forgetImages.run(id, messageId);
   }
 
-  // ----- history and /imagine-show (issue #12) -------------------------------------------------------------
-  // Its statements are prepared by prepareHistoryStatements (below the class), so this block stays apart.
+  // History and /imagine-show: their statements are prepared together by prepareHistoryStatements (below).
 
   /**
    * One page of a member's generations in a server, newest first: the `limit` just older than `before`, the
