@@ -25,7 +25,7 @@ const NOT_YOURS = 'This list belongs to the member who ran /imagine-history. Run
  * server's), newest first, each with its number, prompt, model, status, time and a jump link. Ephemeral.
  */
 async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
-  const page = context.store.historyOf(interaction.guildId, interaction.user.id, { limit: HISTORY_PAGE_SIZE });
+  const page = await context.store.historyOf(interaction.guildId, interaction.user.id, { limit: HISTORY_PAGE_SIZE });
   await interaction.reply({ ...renderHistory(page), flags: MessageFlags.Ephemeral });
 }
 
@@ -43,7 +43,7 @@ async function handleComponent(
   }
   if (interaction.message.interactionMetadata?.user.id !== interaction.user.id) throw new UserError(NOT_YOURS);
   const cursor = customId.action === 'older' ? { before: customId.id } : { after: customId.id };
-  const page = context.store.historyOf(interaction.guildId, interaction.user.id, {
+  const page = await context.store.historyOf(interaction.guildId, interaction.user.id, {
     ...cursor,
     limit: HISTORY_PAGE_SIZE,
   });

@@ -213,10 +213,10 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   if (!interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
     throw new UserError('Only members with the Manage Server permission can change /imagine settings.');
   }
-  const patch = patchFor(interaction, context.guildSettings.get(guildId), context.config);
+  const patch = patchFor(interaction, await context.guildSettings.get(guildId), context.config);
   if (patch) {
     try {
-      context.guildSettings.update(guildId, patch, Date.now());
+      await context.guildSettings.update(guildId, patch, Date.now());
     } catch (error) {
       if (error instanceof SettingsError) throw new UserError(error.message);
       throw error;
@@ -229,7 +229,7 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   }
   const heading = patch ? '✅ Saved. /imagine on this server now works like this:' : '/imagine on this server:';
   await interaction.reply({
-    content: `${heading}\n${describeSettings(context.guildSettings.effective(guildId), context)}`,
+    content: `${heading}\n${describeSettings(await context.guildSettings.effective(guildId), context)}`,
     flags: MessageFlags.Ephemeral,
     allowedMentions: NO_PINGS,
   });
@@ -237,7 +237,7 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
 
 function patchFor(
   interaction: ChatInputCommandInteraction,
-  current: ReturnType<CommandContext['guildSettings']['get']>,
+  current: Awaited<ReturnType<CommandContext['guildSettings']['get']>>,
   config: Config,
 ): GuildSettingsPatch | undefined {
   const options = interaction.options;

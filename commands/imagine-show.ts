@@ -60,10 +60,10 @@ const MESSAGES = {
  */
 async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
   // It posts publicly, so the server's channel and role rules for /imagine apply.
-  requireAccess(interaction, context.guildSettings.effective(interaction.guildId));
+  requireAccess(interaction, await context.guildSettings.effective(interaction.guildId));
   const reference = parseJobReference(interaction.options.getString(JOB_OPTION, true));
   if (!reference) throw new UserError(MESSAGES.notAReference);
-  const generation = findVisible(context.store, reference, interaction);
+  const generation = await findVisible(context.store, reference, interaction);
   if (!generation) throw new UserError(MESSAGES.unknown);
   if (generation.status === 'failed' || generation.status === 'cancelled') {
     throw new UserError(MESSAGES.failed(generation));
@@ -74,7 +74,7 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
 
   // Fetching and uploading can outlast the 3 s Discord gives a first answer.
   await interaction.deferReply();
-  const parts = [...context.store.deliveredParts(generation.id)].filter(([part]) => part > 1).sort(([a], [b]) => a - b);
+  const parts = [...(await context.store.deliveredParts(generation.id))].filter(([part]) => part > 1).sort(([a], [b]) => a - b);
   let shown: boolean;
   try {
     shown = await context.generations.withImageSlot(async () => {
@@ -86,7 +86,7 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
         logger: context.logger,
       });
       if (!fetched.ok) {
-        if (fetched.reason === 'deleted') context.generations.forgetMessage(generation.id, firstMessageId);
+        if (fetched.reason === 'deleted') await context.generations.forgetMessage(generation.id, firstMessageId);
         await answerPrivately(interaction, whyNot(generation, fetched.reason));
         return false;
       }
@@ -120,12 +120,13 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
  * The generation a reference names, if this member may see it here: this server's only, and another member's
  * only in the channel it was posted in (it may be a channel the member cannot read); their own anywhere here.
  */
-function findVisible(
+async function findVisible(
   store: GenerationStore,
   reference: JobReference,
   where: { readonly guildId: string | null; readonly channelId: string | null; readonly user: { readonly id: string } },
-): Generation | undefined {
-  const generation = reference.kind === 'id' ? store.get(reference.id) : store.findByMessageId(reference.messageId);
+): Promise<Generation | undefined> {
+  const generation =
+    reference.kind === 'id' ? await store.get(reference.id) : await store.findByMessageId(reference.messageId);
   if (!generation || generation.guildId !== where.guildId) return undefined;
   if (generation.requesterId !== where.user.id && generation.channelId !== where.channelId) return undefined;
   if (reference.kind === 'message') {

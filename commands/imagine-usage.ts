@@ -36,18 +36,18 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
   const now = Date.now();
   const dayStart = utcDayStart(now);
   const guildId = interaction.guildId;
-  const { limits } = context.guildSettings.effective(guildId);
-  const usage = context.store.usage(guildId, interaction.user.id, dayStart);
+  const { limits } = await context.guildSettings.effective(guildId);
+  const usage = await context.store.usage(guildId, interaction.user.id, dayStart);
   const left = Math.max(0, limits.userDailyImages - usage.memberImagesToday);
   const lines = [
     `**Your images today:** ${usage.memberImagesToday} of ${limits.userDailyImages} (${left} left; resets ${time(Math.ceil((dayStart + DAY_MS) / 1000), TimestampStyles.RelativeTime)})`,
   ];
-  const active = context.store.activeOf(guildId, interaction.user.id);
+  const active = await context.store.activeOf(guildId, interaction.user.id);
   if (active.length === 0) {
     lines.push('**Your jobs in progress:** none');
   } else {
     lines.push(`**Your jobs in progress:** ${active.length}`);
-    const positions = context.generations.positionsInLine();
+    const positions = await context.generations.positionsInLine();
     for (const job of active) {
       const position = positions.get(job.id);
       const where =
@@ -58,8 +58,8 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
     }
   }
   if (interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
-    const today = context.store.guildTotals(guildId, dayStart);
-    const month = context.store.guildTotals(guildId, dayStart - 29 * DAY_MS);
+    const today = await context.store.guildTotals(guildId, dayStart);
+    const month = await context.store.guildTotals(guildId, dayStart - 29 * DAY_MS);
     lines.push(
       '',
       '**This server** (admins only)',

@@ -70,7 +70,7 @@ function dataFor(config: Config) {
  * job against every limit, acknowledges, and starts it.
  */
 async function execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
-  const settings = context.guildSettings.effective(interaction.guildId);
+  const settings = await context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   const chosen = interaction.options.get(MODEL_OPTION)?.value;
   const model = requireOffered(

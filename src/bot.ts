@@ -14,8 +14,10 @@ import { BotMetrics, type QueueCounts } from './metrics/botMetrics.js';
 import { watchInteractionAcks } from './metrics/interactionAcks.js';
 import { MetricsServer, type MetricsAddress } from './metrics/server.js';
 import { DEFAULT_MODEL_ID, DEFAULT_OFFERED_MODEL_IDS, findModel } from './models/registry.js';
-import { openDatabase, type Db } from './store/database.js';
+import { randomUUID } from 'node:crypto';
+import { openDatabase, type Database } from './store/database.js';
 import { GenerationStore } from './store/generations.js';
+import { JobClaims } from './store/jobClaims.js';
 import { SettingsStore } from './store/settings.js';
 
 /**
@@ -23,10 +25,12 @@ import { SettingsStore } from './store/settings.js';
  * a slow upload of four large images must not time out into a duplicate post.
  */
 const REST_TIMEOUT_MS = 120_000;
+/** /readyz answers within this even when the database hangs (an orchestrator's probe has its own timeout). */
+const READINESS_DATABASE_TIMEOUT_MS = 2000;
 
 export interface Bot {
   readonly client: Client;
-  readonly db: Db;
+  readonly database: Database;
   readonly store: GenerationStore;
   readonly generations: GenerationService;
   /** Where /metrics, /healthz and /readyz are served once started (METRICS_PORT), else undefined. */
@@ -40,14 +44,24 @@ export interface Bot {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** The composition root's workhorse: builds every service from the config and wires them together. */
-export function createBot(config: Config, options: { logger: Logger; commands: ReadonlyMap<string, Command> }): Bot {
+/**
+ * The composition root's workhorse: opens the database (SQLite, or PostgreSQL with DATABASE_URL), builds every
+ * service from the config and wires them together.
+ */
+export async function createBot(
+  config: Config,
+  options: { logger: Logger; commands: ReadonlyMap<string, Command> },
+): Promise<Bot> {
   const { logger, commands } = options;
-  const db = openDatabase(config.databasePath);
-  const store = new GenerationStore(db);
-  const settings = new SettingsStore(db);
+  const database = await openDatabase({ url: config.databaseUrl, path: config.databasePath });
+  // This process's name on the jobs it holds: unique per start, so a restarted process never mistakes a dead
+  // one's lease for its own.
+  const claimant = { owner: `${process.pid}-${randomUUID().slice(0, 8)}`, leaseMs: config.jobLeaseMs };
+  const store = new GenerationStore(database, claimant);
+  const claims = new JobClaims(database, claimant);
+  const settings = new SettingsStore(database);
   const fal = createFal({ key: config.falKey, baseUrl: config.falBaseUrl });
-  const guildSettings = new GuildSettingsStore(db, config);
+  const guildSettings = new GuildSettingsStore(database, config);
   // Only with METRICS_PORT: default process metrics run timers and observers an install without it does not need.
   // The queue depth is read at each scrape, once `generations` (below) exists.
   const queue: QueueCounts = () => generations.queueCounts();
@@ -95,6 +109,8 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
   const replyTarget = new DiscordReplyTarget({ botRest: client.rest, interactionRest, store, logger });
   const generations = new GenerationService({
     store,
+    claims,
+    heartbeatMs: Math.min(5000, config.jobLeaseMs / 3),
     fal,
     logger,
     target: replyTarget,
@@ -139,13 +155,13 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
     new MetricsServer({
       registry: metrics.registry,
       logger,
-      ready: () => readiness(db, client, draining),
+      ready: () => readiness(database, client, draining),
     });
   let metricsAddress: MetricsAddress | undefined;
 
   return {
     client,
-    db,
+    database,
     store,
     generations,
     metricsAddress: () => metricsAddress,
@@ -160,7 +176,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       const readyClient = await ready;
       logger.info('logged in to Discord', { user: readyClient.user.id, application: readyClient.application.id });
       warnAboutRetiredDefault(config, logger);
-      const resumed = generations.resumeUnfinished();
+      const resumed = await generations.run();
       if (resumed > 0) logger.info('resumed unfinished generations', { count: resumed });
       try {
         await syncCommands({
@@ -182,7 +198,7 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
       await client.destroy();
       interactionRest.clearHashSweeper();
       interactionRest.clearHandlerSweeper();
-      db.close();
+      await database.close();
       // Last, so the drain can still be watched.
       await metricsServer?.close();
       metricsAddress = undefined;
@@ -191,12 +207,18 @@ export function createBot(config: Config, options: { logger: Logger; commands: R
 }
 
 /** What /readyz reports: null when ready, else why not, in plain words. */
-function readiness(db: Db, client: Client, draining: boolean): string | null {
+async function readiness(database: Database, client: Client, draining: boolean): Promise<string | null> {
   if (draining) return 'shutting down';
+  let timer: NodeJS.Timeout | undefined;
+  const tooSlow = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), READINESS_DATABASE_TIMEOUT_MS);
+  });
   try {
-    db.prepare('SELECT 1').get();
+    await Promise.race([database.ping(), tooSlow]);
   } catch {
     return 'the database does not answer';
+  } finally {
+    clearTimeout(timer);
   }
   return client.isReady() ? null : 'not connected to the Discord gateway';
 }

@@ -17,6 +17,7 @@ const NUMBERS = {
   IMAGE_DOWNLOAD_TIMEOUT_MS: { min: 1000, max: 600_000, fallback: 30_000, unit: 'milliseconds' },
   IMAGE_MAX_BYTES: { min: 1024, max: 100 * 1024 * 1024, fallback: 25 * 1024 * 1024, unit: 'bytes' },
   SHUTDOWN_GRACE_SECONDS: { min: 0, max: 600, fallback: 20, unit: 'seconds' },
+  JOB_LEASE_SECONDS: { min: 2, max: 600, fallback: 30, unit: 'seconds' },
   USER_MAX_ACTIVE_JOBS: { min: 1, max: 50, fallback: 1, unit: 'jobs' },
   USER_COOLDOWN_SECONDS: { min: 0, max: 86_400, fallback: 0, unit: 'seconds' },
   USER_DAILY_IMAGES: { min: 0, max: 100_000, fallback: 40, unit: 'images' },
@@ -37,6 +38,9 @@ const HINTS: Record<string, string> = {
   DISCORD_API_URL: 'leave it unset for Discord itself, or give a full URL such as http://127.0.0.1:8080/api',
   FAL_BASE_URL: 'leave it unset for fal itself, or give a full URL such as http://127.0.0.1:8081',
   DATABASE_PATH: 'give a file path such as ./data/imagine.sqlite',
+  DATABASE_URL:
+    'leave it unset for the SQLite file, or give a PostgreSQL URL such as postgres://imagen:secret@127.0.0.1:5432/imagen',
+  SHARD_COUNT: 'leave it unset for one process, or give auto (Discord’s recommendation) or a number of shards',
   DISCORD_GUILD_ID:
     'leave it unset to register commands globally, or give a server id (right-click the server -> Copy Server ID)',
   IMAGEN_MODEL: `use one of: ${MODEL_IDS.join(', ')}`,
@@ -112,6 +116,26 @@ const EnvSchema = z
     DISCORD_API_URL: httpUrl,
     FAL_BASE_URL: httpUrl,
     DATABASE_PATH: optionalString.pipe(z.string().default('./data/imagine.sqlite')),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/, { error: 'must be a postgres:// URL' })
+        .optional(),
+    ),
+    SHARD_COUNT: optionalString.pipe(
+      z
+        .union([
+          z.literal('auto'),
+          z
+            .string()
+            .regex(/^\d+$/, { error: 'must be auto or a whole number' })
+            .transform(Number)
+            .pipe(z.number().min(1, { error: 'must be at least 1' }).max(10_000)),
+        ])
+        .optional(),
+    ),
+    // Set by discord.js's ShardingManager in the processes it starts: this process is one of the shards.
+    SHARDING_MANAGER: optionalString,
     DISCORD_GUILD_ID: optionalString.pipe(
       z
         .string()
@@ -162,6 +186,10 @@ const EnvSchema = z
     path: ['SAFETY_TOLERANCE_MIN'],
     error: 'must not be above SAFETY_TOLERANCE_MAX',
   })
+  .refine((env) => env.SHARD_COUNT === undefined || env.DATABASE_URL !== undefined, {
+    path: ['SHARD_COUNT'],
+    error: 'needs DATABASE_URL: every shard is its own process, and only PostgreSQL is shared by several',
+  })
   .refine((env) => !env.IMAGEN_MODELS || env.IMAGEN_MODELS.includes(env.IMAGEN_MODEL), {
     path: ['IMAGEN_MODEL'],
     error: 'is not one of IMAGEN_MODELS (the default model must be offered)',
@@ -184,7 +212,17 @@ export interface Config {
   readonly falKey: string;
   readonly discordApiUrl: string | undefined;
   readonly falBaseUrl: string | undefined;
+  /** The SQLite file, used when {@link databaseUrl} is unset. */
   readonly databasePath: string;
+  /** PostgreSQL (`postgres://…`), shared by every process of the bot; never logged (it may hold a password). */
+  readonly databaseUrl: string | undefined;
+  /** How long a process's hold on a job lasts unrenewed: after it dies, another takes its jobs over this late. */
+  readonly jobLeaseMs: number;
+  /**
+   * Gateway shards (SHARD_COUNT): a number, or 'auto' for Discord's recommendation; undefined runs one process.
+   * `shard` is true in a process the sharding manager started (it connects its own shards).
+   */
+  readonly sharding: { readonly count: number | 'auto' | undefined; readonly shard: boolean };
   readonly guildId: string | undefined;
   /** The model a server uses until its admins pick another. */
   readonly defaultModel: ModelId;
@@ -239,6 +277,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     discordApiUrl: e.DISCORD_API_URL,
     falBaseUrl: e.FAL_BASE_URL,
     databasePath: e.DATABASE_PATH,
+    databaseUrl: e.DATABASE_URL,
+    jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,
+    sharding: Object.freeze({ count: e.SHARD_COUNT, shard: e.SHARDING_MANAGER !== undefined }),
     guildId: e.DISCORD_GUILD_ID,
     defaultModel: e.IMAGEN_MODEL,
     models: Object.freeze(offeredModels(e.IMAGEN_MODELS, e.IMAGEN_MODEL)),

@@ -24,7 +24,7 @@ async function deploy(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] });
   const rest = new REST(config.discordApiUrl ? { api: config.discordApiUrl } : {}).setToken(config.discordToken);
-  const db = openDatabase(config.databasePath);
+  const database = await openDatabase({ url: config.databaseUrl, path: config.databasePath });
   try {
     const application = (await rest.get(Routes.currentApplication())) as APIApplication;
     const commands = loadCommands(commandModules);
@@ -33,7 +33,7 @@ async function deploy(): Promise<void> {
       applicationId: application.id,
       guildId: config.guildId,
       commands: commandDefinitions(commands, config),
-      settings: new SettingsStore(db),
+      settings: new SettingsStore(database),
       logger,
       force: true,
     });
@@ -41,7 +41,7 @@ async function deploy(): Promise<void> {
     logger.error('could not register the commands', errorContext(error));
     process.exitCode = 1;
   } finally {
-    db.close();
+    await database.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import commandModules from '../commands/index.js';
-import { createBot } from './bot.js';
+import { createBot, type Bot } from './bot.js';
 import { ConfigError, loadConfigFromEnvironment, type Config } from './config.js';
 import { loadCommands } from './discord/loadCommands.js';
 import { createLogger, errorContext } from './logger.js';
@@ -21,7 +21,19 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (error) => logger.error('uncaught exception', errorContext(error)));
 
   const commands = loadCommands(commandModules);
-  const bot = createBot(config, { logger, commands });
+  let bot: Bot;
+  try {
+    bot = await createBot(config, { logger, commands });
+  } catch (error) {
+    logger.error(
+      config.databaseUrl
+        ? 'could not open the PostgreSQL database: check that it runs and that DATABASE_URL names it (see README, PostgreSQL)'
+        : `could not open the SQLite database at DATABASE_PATH (${config.databasePath}): check that the folder is writable`,
+      errorContext(error),
+    );
+    process.exitCode = 1;
+    return;
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -7,6 +7,7 @@ import {
 } from 'discord.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
+import { errorContext } from '../logger.js';
 import type { EffectiveSettings } from '../limits/guildSettings.js';
 import type { GenerationAction } from '../models/operations.js';
 import type { ParseResult } from '../models/parse.js';
@@ -41,7 +42,7 @@ export async function startGeneration(
 ): Promise<void> {
   const inThread = context.inThread(interaction.id);
   requireChannelAccess(interaction, inThread);
-  const admitted = context.generations.admit(
+  const admitted = await context.generations.admit(
     {
       modelId: model.id as Generation['modelId'],
       input,
@@ -67,7 +68,12 @@ export async function startGeneration(
     await interaction.deferReply();
   } catch (error) {
     // Too late to answer (e.g. the interaction expired): the job must not run or count against anyone.
-    context.generations.abandon(generation.id);
+    await context.generations.abandon(generation.id).catch((abandonError: unknown) => {
+      context.logger.error('could not drop a job Discord did not let the bot acknowledge', {
+        generation: generation.id,
+        ...errorContext(abandonError),
+      });
+    });
     throw error;
   }
   void context.generations.start(generation);
@@ -103,12 +109,12 @@ export function requireRerollAllowed(
  * The checks before acting on a generation (a reroll, an edit, an action on one of its images): the server's
  * rules for /imagine, and its setting for who may act on another member's images. Returns the server's settings.
  */
-export function allowedToActOn(
+export async function allowedToActOn(
   interaction: StartingInteraction,
   generation: Generation,
   context: CommandContext,
-): EffectiveSettings {
-  const settings = context.guildSettings.effective(interaction.guildId);
+): Promise<EffectiveSettings> {
+  const settings = await context.guildSettings.effective(interaction.guildId);
   requireAccess(interaction, settings);
   requireRerollAllowed(interaction, generation, settings);
   return settings;

@@ -29,14 +29,19 @@ export class DiscordImageLocator implements ImageLocator {
     this.#logger = options.logger;
   }
 
+  /** The URL an image had when it was recorded (an attachment's as given, a result image's as delivered). */
+  async #original(ref: ImageRef): Promise<string> {
+    if (ref.type === 'attachment') return ref.url;
+    const image = (await this.#store.resultImages(ref.generationId)).find((candidate) => candidate.index === ref.index);
+    if (!image) throw new ImageUnavailable(`image ${ref.index + 1} of generation ${ref.generationId} is not recorded`);
+    return image.url;
+  }
+
   async urls(refs: readonly ImageRef[]): Promise<string[]> {
-    const originals = refs.map((ref) => {
-      if (ref.type === 'attachment') return ref.url;
-      const image = this.#store.resultImages(ref.generationId).find((candidate) => candidate.index === ref.index);
-      if (!image)
-        throw new ImageUnavailable(`image ${ref.index + 1} of generation ${ref.generationId} is not recorded`);
-      return image.url;
-    });
+    const originals: string[] = [];
+    for (const ref of refs) {
+      originals.push(await this.#original(ref));
+    }
     const refreshed = new Map<string, string>();
     for (let start = 0; start < originals.length; start += REFRESH_BATCH) {
       const batch = originals.slice(start, start + REFRESH_BATCH);

@@ -24,7 +24,7 @@ export async function syncCommands(options: {
   const scope = guildId ? `guild:${guildId}` : 'global';
   const key = `commands-hash:${applicationId}:${scope}`;
   const hash = createHash('sha256').update(JSON.stringify(commands)).digest('hex');
-  if (!options.force && settings.get(key) === hash) {
+  if (!options.force && (await settings.get(key)) === hash) {
     logger.debug('slash commands unchanged; not registering', { scope });
     return 'unchanged';
   }
@@ -32,7 +32,7 @@ export async function syncCommands(options: {
     ? Routes.applicationGuildCommands(applicationId, guildId)
     : Routes.applicationCommands(applicationId);
   await rest.put(route, { body: commands });
-  settings.set(key, hash);
+  await settings.set(key, hash);
   logger.info('slash commands registered', { scope, count: commands.length });
   return 'registered';
 }

@@ -100,7 +100,7 @@ export class DiscordReplyTarget implements ReplyTarget {
     // else the result it rerolls.
     const source = generation.imageRefs[0];
     const originId = source?.type === 'result' ? source.generationId : generation.parentId;
-    const parent = originId === null ? undefined : this.#store.get(originId);
+    const parent = originId === null ? undefined : await this.#store.get(originId);
     const finishedAt = this.#now();
     const views = (inChannel: boolean) =>
       fitted.messages.map((group, index) =>
@@ -173,9 +173,9 @@ export class DiscordReplyTarget implements ReplyTarget {
   async #sendToReply(generation: Generation, views: readonly ResultView[]): Promise<string> {
     const [first, ...rest] = views;
     if (!first) throw new Error('nothing to deliver');
-    const delivered = this.#store.deliveredParts(generation.id);
+    const delivered = await this.#store.deliveredParts(generation.id);
     const message = await this.#editReply(generation, first, 'urgent');
-    this.#recordPart(generation, 1, first, message);
+    await this.#recordPart(generation, 1, first, message);
     const route = Routes.webhook(generation.applicationId, this.#token(generation));
     const query = makeURLSearchParams({ wait: true });
     for (const [index, view] of rest.entries()) {
@@ -185,7 +185,7 @@ export class DiscordReplyTarget implements ReplyTarget {
         () => this.#send(view, { rest: this.#interactionRest, method: 'post', route, auth: false, query }),
         'urgent',
       );
-      this.#recordPart(generation, part, view, posted);
+      await this.#recordPart(generation, part, view, posted);
     }
     return message.id;
   }
@@ -199,7 +199,7 @@ export class DiscordReplyTarget implements ReplyTarget {
     if (missing.length > 0) {
       throw new ChannelUnavailable(`cannot post in channel ${generation.channelId}: missing ${missing.join(', ')}`);
     }
-    const delivered = kind === 'result' ? this.#store.deliveredParts(generation.id) : new Map<number, string>();
+    const delivered = kind === 'result' ? await this.#store.deliveredParts(generation.id) : new Map<number, string>();
     let firstId: string | undefined;
     for (const [index, view] of views.entries()) {
       const part = index + 1;
@@ -216,7 +216,7 @@ export class DiscordReplyTarget implements ReplyTarget {
         // Discord drops a second message with the same nonce (for a few minutes): no double post on retry.
         extra: { nonce: `imagine-${generation.id}-${kind === 'result' ? part : 'f'}`, enforce_nonce: true },
       });
-      if (kind === 'result') this.#recordPart(generation, part, view, message);
+      if (kind === 'result') await this.#recordPart(generation, part, view, message);
       firstId ??= message.id;
     }
     if (!firstId) throw new Error('nothing to deliver');
@@ -227,12 +227,12 @@ export class DiscordReplyTarget implements ReplyTarget {
    * Records a part of a result once Discord has it, and where each of its images lives (the attachment of the
    * same file name), so an action on one image later finds it.
    */
-  #recordPart(generation: Generation, part: number, view: MessageView, message: APIMessage): void {
-    this.#store.recordPart(generation.id, part, message.id, this.#now());
+  async #recordPart(generation: Generation, part: number, view: MessageView, message: APIMessage): Promise<void> {
+    await this.#store.recordPart(generation.id, part, message.id, this.#now());
     for (const image of view.images ?? []) {
       const attachment = message.attachments.find((candidate) => candidate.filename === image.fileName);
       if (!attachment) continue;
-      this.#store.recordResultImage(generation.id, {
+      await this.#store.recordResultImage(generation.id, {
         index: image.index,
         messageId: message.id,
         url: attachment.url,

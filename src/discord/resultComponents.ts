@@ -49,7 +49,7 @@ export async function handleResultComponent(
   customId: CustomId,
   context: CommandContext,
 ): Promise<void> {
-  const generation = context.store.get(customId.id);
+  const generation = await context.store.get(customId.id);
   // A custom_id naming another server's generation can only be tampered with: treat it as unknown.
   if (!generation || generation.guildId !== interaction.guildId) throw new UserError(MESSAGES.gone);
   // Discord sends clicks only for buttons a message really has. Away from the result's own channel (where the
@@ -69,7 +69,7 @@ export async function handleResultComponent(
   }
   if (customId.action === 'edit-image-submit') {
     if (!interaction.isModalSubmit()) throw new UserError(MESSAGES.gone);
-    await submitEditImage(interaction, generation, requireImage(generation, customId, context), context);
+    await submitEditImage(interaction, generation, await requireImage(generation, customId, context), context);
     return;
   }
   if (!interaction.isButton()) throw new UserError(MESSAGES.gone);
@@ -79,7 +79,7 @@ export async function handleResultComponent(
       await reroll(interaction, generation, context, customId.action === 'new');
       return;
     case 'edit': {
-      allowedToActOn(interaction, generation, context);
+      await allowedToActOn(interaction, generation, context);
       const model = findModel(generation.modelId);
       await interaction.showModal(
         renderEditModal(generation, { negativePrompt: model ? takesOption(model, 'negative_prompt') : false }),
@@ -90,14 +90,14 @@ export async function handleResultComponent(
       await rerollWithDefaultModel(interaction, generation, context);
       return;
     case 'upscale':
-      await upscale(interaction, generation, requireImage(generation, customId, context), context);
+      await upscale(interaction, generation, await requireImage(generation, customId, context), context);
       return;
     case 'vary':
-      await vary(interaction, generation, requireImage(generation, customId, context), context);
+      await vary(interaction, generation, await requireImage(generation, customId, context), context);
       return;
     case 'edit-image': {
-      const image = requireImage(generation, customId, context);
-      allowedToActOn(interaction, generation, context);
+      const image = await requireImage(generation, customId, context);
+      await allowedToActOn(interaction, generation, context);
       requireEditable(context.config, generation);
       await interaction.showModal(renderEditImageModal(generation, image));
       return;
@@ -134,10 +134,10 @@ function sourceMessageCarries(interaction: ComponentInteraction, customId?: Cust
 }
 
 /** The image of a result a per-image button names, if Discord still has it (0-based index). */
-function requireImage(generation: Generation, customId: CustomId, context: CommandContext): number {
+async function requireImage(generation: Generation, customId: CustomId, context: CommandContext): Promise<number> {
   const index = customId.image;
   if (index === undefined || generation.action === 'upscale') throw new UserError(MESSAGES.gone);
-  if (!context.store.resultImages(generation.id).some((image) => image.index === index)) {
+  if (!(await context.store.resultImages(generation.id)).some((image) => image.index === index)) {
     throw new UserError('That image is no longer available, so this button cannot be used.');
   }
   return index;
@@ -164,7 +164,7 @@ async function upscale(
   image: number,
   context: CommandContext,
 ): Promise<void> {
-  const settings = allowedToActOn(interaction, generation, context);
+  const settings = await allowedToActOn(interaction, generation, context);
   if (generation.input.resolution === '4K') {
     throw new UserError('This image is already 4K, the largest size: upscaled again it would not fit Discord.');
   }
@@ -189,7 +189,7 @@ async function vary(
   image: number,
   context: CommandContext,
 ): Promise<void> {
-  const settings = allowedToActOn(interaction, generation, context);
+  const settings = await allowedToActOn(interaction, generation, context);
   const model = requireEditable(context.config, generation);
   const editing = referenceModel(model) ?? model;
   // One image, like Midjourney's V buttons' single variation at a time: the member pays for what they asked.
@@ -215,7 +215,7 @@ async function submitEditImage(
   image: number,
   context: CommandContext,
 ): Promise<void> {
-  const settings = allowedToActOn(interaction, generation, context);
+  const settings = await allowedToActOn(interaction, generation, context);
   const model = requireEditable(context.config, generation);
   const editing = referenceModel(model) ?? model;
   const instruction = textField(interaction, EDIT_FIELDS.instruction);
@@ -263,7 +263,7 @@ async function rerollWithDefaultModel(
   generation: Generation,
   context: CommandContext,
 ): Promise<void> {
-  const settings = allowedToActOn(interaction, generation, context);
+  const settings = await allowedToActOn(interaction, generation, context);
   const candidates = [settings.defaultModel, context.config.defaultModel].filter((id) => id !== generation.modelId);
   const model = candidates.map((id) => offeredModel(context.config, id)).find((found) => found !== undefined);
   if (!model) {
@@ -290,7 +290,7 @@ async function sameModel(
   generation: Generation,
   context: CommandContext,
 ): Promise<{ settings: EffectiveSettings; model: ImageModel } | undefined> {
-  const settings = allowedToActOn(interaction, generation, context);
+  const settings = await allowedToActOn(interaction, generation, context);
   const model = offeredModel(context.config, generation.modelId);
   if (model) return { settings, model };
   await offerDefaultModel(interaction, generation);
@@ -368,13 +368,13 @@ async function deleteResult(
   if (!sourceMessageCarries(interaction)) throw new UserError(MESSAGES.gone);
   await interaction.deferUpdate();
   await interaction.deleteReply();
-  context.generations.forgetMessage(generation.id, interaction.message.id);
+  await context.generations.forgetMessage(generation.id, interaction.message.id);
   context.logger.info('result deleted', { generation: generation.id, by: interaction.user.id });
 }
 
 async function cancel(interaction: ButtonInteraction, generation: Generation, context: CommandContext): Promise<void> {
   if (interaction.user.id !== generation.requesterId) throw new UserError(MESSAGES.cancelDenied);
-  if (!context.generations.cancel(generation.id)) throw new UserError(MESSAGES.notRunning);
+  if (!(await context.generations.cancel(generation.id))) throw new UserError(MESSAGES.notRunning);
   // The job itself edits the message to say it was cancelled.
   await interaction.reply({ content: MESSAGES.cancelling, flags: MessageFlags.Ephemeral });
 }

@@ -1,11 +1,6 @@
-import type { WaitingJob } from '../store/generations.js';
+import type { Dispatch, WaitingJob } from '../store/jobClaims.js';
 
-/** When a (guild, member) last had a job sent to fal. */
-export interface Dispatch {
-  readonly guildId: string | null;
-  readonly requesterId: string;
-  readonly at: number;
-}
+export type { Dispatch } from '../store/jobClaims.js';
 
 const DM = '@dm';
 

@@ -73,6 +73,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
   );
   let requestId = generation.falRequestId;
   let running = generation.status === 'running';
+  let statusWrite: Promise<void> = Promise.resolve();
   let downloadNotice: NodeJS.Timeout | undefined;
   const endpoint = falEndpoint(generation.modelId, generation.action);
   // Metrics name what fal ran (the upscaler for an upscale), as pricing does.
@@ -92,7 +93,9 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         // A 404 at submit means fal no longer serves the endpoint: the model is gone, not this job.
         throw isModelGone(error) ? new ModelGone(endpoint.endpointId, error) : error;
       });
-      store.markSubmitted(generation.id, requestId, now());
+      // Nothing else is awaited between fal's answer and this write: a crash between them is the only way to lose
+      // the request id.
+      await store.markSubmitted(generation.id, requestId, now());
       falClock?.submitted();
       logger.info('submitted to fal', { ...context, falRequestId: requestId });
     }
@@ -107,7 +110,11 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         if (status.status === 'IN_QUEUE') {
           progress.push({ phase: 'queued', position: status.queue_position });
         } else if (status.status === 'IN_PROGRESS') {
-          if (!running) store.setStatus(generation.id, 'running');
+          if (!running) {
+            statusWrite = store.setStatus(generation.id, 'running').catch((error: unknown) => {
+              logger.warn('could not record that fal started the job', { ...context, ...errorContext(error) });
+            });
+          }
           running = true;
           progress.push({ phase: 'running' });
         }
@@ -127,7 +134,8 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
         context,
       });
       if (images.length === 0) throw new DownloadFailed();
-      store.setStatus(generation.id, 'delivering');
+      await statusWrite;
+      await store.setStatus(generation.id, 'delivering');
       clearTimeout(downloadNotice);
       await progress.stop();
       try {
@@ -145,7 +153,7 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       output.images.length,
       generation.action,
     );
-    store.markDone(generation.id, delivered.messageId, delivered.count, costUsd, now());
+    await store.markDone(generation.id, delivered.messageId, delivered.count, costUsd, now());
     options.metrics?.jobEnded(metricsModel, generation.action, 'done', costUsd);
     logger.info('generation delivered', { ...context, falRequestId: requestId, images: delivered.count });
   } catch (error) {
@@ -167,7 +175,8 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
     // A submit fal may have stored is not retried (../fal/submit.ts); fal may still run and bill it.
     const billed = mayHaveBeenBilled(failure, error, running);
     // The row first: the log line then tells of a settled fact (an operator, or a test, may act on it at once).
-    store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, now(), billed);
+    await statusWrite;
+    await store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, now(), billed);
     logFailure(logger, failure, error, { ...context, falRequestId: requestId });
     options.metrics?.jobEnded(metricsModel, generation.action, failure.kind, billed ? generation.costUsd : 0);
     await target.fail(generation, failure).catch((replyError: unknown) => {
@@ -189,7 +198,7 @@ async function falInput(generation: Generation, options: PipelineOptions): Promi
   const source = generation.imageRefs[0];
   const recorded =
     generation.action === 'upscale' && source?.type === 'result'
-      ? options.store.resultImages(source.generationId).find((image) => image.index === source.index)
+      ? (await options.store.resultImages(source.generationId)).find((image) => image.index === source.index)
       : undefined;
   return requestBody(generation.modelId, generation.action, generation.input, {
     safetyTolerance: generation.safetyTolerance ?? FAL_DEFAULT_TOLERANCE,

@@ -1,4 +1,5 @@
-import type { GenerationStore } from '../store/generations.js';
+import { errorContext, type Logger } from '../logger.js';
+import type { JobClaims, Renewal } from '../store/jobClaims.js';
 import { fairOrder } from './fairQueue.js';
 import { JobStopped } from './failures.js';
 import type { RunningJob } from './pipeline.js';
@@ -15,8 +16,9 @@ export interface Job extends RunningJob {
 }
 
 export interface SchedulerOptions {
-  readonly store: GenerationStore;
-  /** Jobs at fal at once; the rest wait in the bot's own fair queue. */
+  readonly claims: JobClaims;
+  readonly logger: Logger;
+  /** Jobs at fal at once across every process on the database; the rest wait in the bot's own fair queue. */
   readonly concurrency: number;
   readonly now: () => number;
   /** Runs one job to its end (the pipeline). */
@@ -26,14 +28,17 @@ export interface SchedulerOptions {
 }
 
 /**
- * The bot's own queue in front of fal: at most `concurrency` jobs run at once; the rest wait, taken in fair order
- * (round-robin across servers, then members) whenever a slot frees, and are told their place in line.
+ * The bot's own queue in front of fal: at most `concurrency` jobs run at once (in all processes together: the
+ * turns are taken in the database, jobClaims.ts); the rest wait, taken in fair order (round-robin across servers,
+ * then members) whenever a slot frees, and are told their place in line.
  */
 export class Scheduler {
   readonly #options: SchedulerOptions;
   readonly #jobs = new Map<number, Job>();
   #positionsTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  #pumping = false;
+  #pumpAgain = false;
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -52,7 +57,7 @@ export class Scheduler {
     const existing = this.#jobs.get(job.generation.id);
     if (existing) return existing.done;
     this.#jobs.set(job.generation.id, job);
-    if (job.generation.status === 'waiting') this.#pump();
+    if (job.generation.status === 'waiting') this.pump();
     else this.#runJob(job);
     return job.done;
   }
@@ -69,7 +74,7 @@ export class Scheduler {
       this.#jobs.delete(id);
       void this.#options.endWaiting(job).finally(() => {
         job.finish();
-        this.#pump();
+        this.pump();
       });
     }
     return true;
@@ -82,9 +87,29 @@ export class Scheduler {
     return { waiting: this.#jobs.size - running, running };
   }
 
-  /** Every waiting job's place in the bot's queue (1 = next), worked out once. */
-  positionsInLine(): Map<number, number> {
-    return new Map(this.#waitingOrder().map((job, index) => [job.id, index + 1]));
+  /** Every waiting job's place in the bot's queue (1 = next, across all processes), worked out once. */
+  async positionsInLine(): Promise<Map<number, number>> {
+    return new Map((await this.#waitingOrder()).map((job, index) => [job.id, index + 1]));
+  }
+
+  /**
+   * What another process (or a stall) changed, found at a lease renewal: cancels asked from elsewhere are carried
+   * out, and a job this process no longer holds (another adopted it) is stopped here, its row left to its new
+   * holder. Then free slots are filled again (another process may have freed one).
+   */
+  async renewed(renewal: Renewal): Promise<void> {
+    for (const id of renewal.cancelRequested) this.cancel(id);
+    for (const [id, job] of this.#jobs) {
+      if (!renewal.held.has(id) && !job.controller.signal.aborted) {
+        this.#options.logger.warn('another process took this job over; stopping it here', { generation: id });
+        job.controller.abort(new JobStopped('shutdown'));
+        if (job.state === 'waiting') {
+          this.#jobs.delete(id);
+          void job.progress.stop().then(job.finish);
+        }
+      }
+    }
+    this.pump();
   }
 
   /** Resolves when every job this process holds now has ended. */
@@ -116,31 +141,43 @@ export class Scheduler {
   }
 
   /**
-   * Fills free fal slots from the fair queue. The order is worked out only when a slot is free; telling waiting
-   * members their place in line is batched (at most every {@link POSITION_REFRESH_MS}), so a burst of requests
-   * costs one ordering per refresh rather than one per request.
+   * Fills free fal slots from the fair queue, one pass at a time (a request during a pass runs one more after
+   * it). The turns are taken in the database; telling waiting members their place in line is batched (at most
+   * every {@link POSITION_REFRESH_MS}), so a burst of requests costs one ordering per refresh, not one per request.
    */
-  #pump(): void {
+  pump(): void {
     if (this.#stopping) return;
-    const { store, concurrency, now } = this.#options;
-    let running = 0;
-    let waiting = 0;
-    for (const job of this.#jobs.values()) {
-      if (job.state === 'running') running += 1;
-      else waiting += 1;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
     }
-    if (running < concurrency && waiting > 0) {
-      for (const next of this.#waitingOrder()) {
-        if (running >= concurrency) break;
-        const job = this.#jobs.get(next.id);
-        if (job && store.markDispatched(next.id, now())) {
-          running += 1;
-          waiting -= 1;
-          this.#runJob(job);
+    this.#pumping = true;
+    this.#pumpOnce()
+      .catch((error: unknown) => {
+        // The next freed slot or lease renewal tries again.
+        this.#options.logger.error('could not take the next jobs from the queue', errorContext(error));
+      })
+      .finally(() => {
+        this.#pumping = false;
+        if (this.#pumpAgain) {
+          this.#pumpAgain = false;
+          this.pump();
         }
-      }
+      });
+  }
+
+  async #pumpOnce(): Promise<void> {
+    const { claims, concurrency, now } = this.#options;
+    const waiting = new Set<number>();
+    for (const [id, job] of this.#jobs) if (job.state === 'waiting') waiting.add(id);
+    if (waiting.size === 0) return;
+    const turns = await claims.claimTurns(waiting, concurrency, fairOrder, now(), now() - DAY_MS);
+    for (const id of turns) {
+      const job = this.#jobs.get(id);
+      // Cancelled while its turn was being taken: the cancel settles its row.
+      if (job?.state === 'waiting' && !this.#stopping) this.#runJob(job);
     }
-    if (waiting > 0) this.#schedulePositions();
+    if (waiting.size > turns.length) this.#schedulePositions();
   }
 
   #schedulePositions(): void {
@@ -148,20 +185,25 @@ export class Scheduler {
     this.#positionsTimer = setTimeout(() => {
       this.#positionsTimer = undefined;
       if (this.#stopping) return;
-      let position = 0;
-      for (const next of this.#waitingOrder()) {
-        const job = this.#jobs.get(next.id);
-        if (job?.state === 'waiting') job.progress.push({ phase: 'waiting', position: (position += 1) });
-      }
+      this.#waitingOrder()
+        .then((order) => {
+          let position = 0;
+          for (const next of order) {
+            position += 1;
+            const job = this.#jobs.get(next.id);
+            if (job?.state === 'waiting') job.progress.push({ phase: 'waiting', position });
+          }
+        })
+        .catch((error: unknown) => {
+          this.#options.logger.warn('could not work out places in line', errorContext(error));
+        });
     }, POSITION_REFRESH_MS);
   }
 
+  /** Every live waiting job of every process, in the order they go to fal. */
   #waitingOrder() {
-    const { store, now } = this.#options;
-    return fairOrder(
-      store.waiting().filter((waiting) => this.#jobs.get(waiting.id)?.state === 'waiting'),
-      store.lastDispatches(now() - DAY_MS),
-    );
+    const { claims, now } = this.#options;
+    return claims.waitingInOrder(fairOrder, now(), now() - DAY_MS);
   }
 
   #runJob(job: Job): void {
@@ -169,7 +211,11 @@ export class Scheduler {
     void this.#options.run(job).finally(() => {
       this.#jobs.delete(job.generation.id);
       job.finish();
-      this.#pump();
+      this.pump();
+      // A fal slot is free: a process whose job is next takes it.
+      this.#options.claims.notify().catch((error: unknown) => {
+        this.#options.logger.warn('could not wake the other processes', errorContext(error));
+      });
     });
   }
 }

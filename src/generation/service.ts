@@ -6,6 +6,7 @@ import { errorContext, type Logger } from '../logger.js';
 import type { GenerationMetrics } from '../metrics/botMetrics.js';
 import { Semaphore } from '../shared/semaphore.js';
 import type { Generation, GenerationStore } from '../store/generations.js';
+import type { JobClaims } from '../store/jobClaims.js';
 import type { DownloadLimits } from './downloads.js';
 import { runGeneration, type PipelineOptions } from './pipeline.js';
 import { ProgressThrottle } from './progressThrottle.js';
@@ -16,6 +17,10 @@ export type { Failure, GenerationRequest, ImageLocator, Progress, ReplyTarget } 
 
 export interface GenerationServiceOptions {
   readonly store: GenerationStore;
+  /** Which process works which job, and the shared queue's turns (the database's side of the scheduler). */
+  readonly claims: JobClaims;
+  /** How often this process renews its jobs' leases and looks for jobs a dead process left (default 5000). */
+  readonly heartbeatMs?: number;
   readonly fal: FalClient;
   readonly logger: Logger;
   /** Where every job's progress and result go. */
@@ -43,6 +48,7 @@ export interface GenerationServiceOptions {
 }
 
 const DEFAULT_DELIVERY_CONCURRENCY = 2;
+const DEFAULT_HEARTBEAT_MS = 5000;
 
 /**
  * What commands talk to: admits a member's request against every limit (saving it in the same transaction),
@@ -55,6 +61,8 @@ export class GenerationService {
   readonly #now: () => number;
   readonly #scheduler: Scheduler;
   readonly #deliverySlots: Semaphore;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
 
   constructor(options: GenerationServiceOptions) {
     this.#options = options;
@@ -75,7 +83,8 @@ export class GenerationService {
       metrics: options.metrics,
     };
     this.#scheduler = new Scheduler({
-      store: options.store,
+      claims: options.claims,
+      logger: options.logger,
       concurrency: options.concurrency,
       now: this.#now,
       run: (job) => runGeneration(job, pipeline),
@@ -90,7 +99,7 @@ export class GenerationService {
   admit(
     request: GenerationRequest,
     limits: DefaultLimits,
-  ): { ok: true; generation: Generation } | { ok: false; refusal: Refusal } {
+  ): Promise<{ ok: true; generation: Generation } | { ok: false; refusal: Refusal }> {
     const now = this.#now();
     const images = request.input.num_images;
     const costUsd = estimateCost(
@@ -139,30 +148,31 @@ export class GenerationService {
   }
 
   /**
-   * Stops a job for its requester: a waiting one leaves the queue, a running one is cancelled at fal.
-   * Returns false when the job is not in this process's hands (already finished).
+   * Stops a job for its requester: a waiting one leaves the queue, a running one is cancelled at fal. A job
+   * another process holds is asked to stop there. Returns false when the job has already finished.
    */
-  cancel(id: number): boolean {
-    return this.#scheduler.cancel(id);
+  async cancel(id: number): Promise<boolean> {
+    if (this.#scheduler.cancel(id)) return true;
+    return this.#options.claims.requestCancel(id);
   }
 
   /**
    * A job admitted but never started because Discord refused its acknowledgement (e.g. the interaction had
    * expired): it must not run or count against anyone.
    */
-  abandon(id: number): void {
-    this.#options.store.markFailed(id, 'cancelled', 'not_acknowledged', this.#now());
-    const generation = this.#options.metrics && this.#options.store.get(id);
+  async abandon(id: number): Promise<void> {
+    await this.#options.store.markFailed(id, 'cancelled', 'not_acknowledged', this.#now());
+    const generation = this.#options.metrics && (await this.#options.store.get(id));
     if (generation) this.#options.metrics?.jobEnded(generation.modelId, generation.action, 'not_acknowledged', 0);
   }
 
   /** The message showing a result was deleted: forget it (the row stays for history and rerolls). */
-  forgetMessage(id: number, messageId: string): void {
+  async forgetMessage(id: number, messageId: string): Promise<void> {
     const { store } = this.#options;
-    if (store.get(id)?.messageId === messageId) store.clearMessage(id);
+    if ((await store.get(id))?.messageId === messageId) await store.clearMessage(id);
     // Whichever part it was, its images are gone: an action on them (a reroll of a Vary of them, say) must not
     // hand fal an image a member or moderator removed.
-    store.forgetImagesOf(id, messageId);
+    await store.forgetImagesOf(id, messageId);
   }
 
   /** How many jobs wait in the bot's queue and how many run at fal (the metrics' queue depth). */
@@ -178,8 +188,8 @@ export class GenerationService {
     return this.#deliverySlots.run(task);
   }
 
-  /** Every waiting job's place in the bot's queue (1 = next), worked out once. */
-  positionsInLine(): Map<number, number> {
+  /** Every waiting job's place in the bot's queue (1 = next, across all processes), worked out once. */
+  positionsInLine(): Promise<Map<number, number>> {
     return this.#scheduler.positionsInLine();
   }
 
@@ -189,21 +199,34 @@ export class GenerationService {
   }
 
   /**
-   * Picks up every generation a previous process left unfinished: waiting ones rejoin the queue, a saved fal
-   * request id is followed (status, then result; never a second submit), a job that never reached fal is
-   * submitted now. Returns how many were picked up.
+   * Takes charge of the jobs no live process holds, then keeps this process's claims: every `heartbeatMs` (and
+   * whenever another process wakes it) it renews its leases, carries out cancels asked elsewhere, adopts what a
+   * dead process left and fills free fal slots. With SQLite this process adopts every unfinished job at once (a
+   * SQLite file has one process); with PostgreSQL, those whose lease ran out. Returns how many it adopted first.
    */
-  resumeUnfinished(): number {
-    const { store, logger, jobTimeoutMs } = this.#options;
-    const { generations, damaged } = store.unfinished();
+  async run(): Promise<number> {
+    const adopted = await this.#adopt(this.#options.claims.solo);
+    this.#options.claims.onWake(() => void this.#tick());
+    this.#heartbeat = setInterval(() => void this.#tick(), this.#options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    this.#heartbeat.unref();
+    return adopted;
+  }
+
+  /**
+   * Picks up unfinished generations: waiting ones rejoin the queue, a saved fal request id is followed (status,
+   * then result; never a second submit), a job that never reached fal is submitted now.
+   */
+  async #adopt(all: boolean): Promise<number> {
+    const { claims, logger, jobTimeoutMs } = this.#options;
+    const { generations, damaged } = await claims.adopt(this.#now(), { all });
     for (const error of damaged) {
       logger.error('an unfinished generation cannot be read from the database; it is left as it is', {
         generation: String(error.id),
         detail: error.problem,
       });
     }
-    const resumable = generations.filter((generation) => !this.#scheduler.has(generation.id));
-    for (const generation of resumable) {
+    const resumable = generations.filter(({ generation }) => !this.#scheduler.has(generation.id));
+    for (const { generation, cancelRequested } of resumable) {
       // This process's logger has never seen the token: register it before anything can quote it, for as long as
       // the job may still run.
       if (generation.interactionToken !== null) {
@@ -218,8 +241,26 @@ export class GenerationService {
         falRequestId: generation.falRequestId,
       });
       void this.start(generation);
+      if (cancelRequested) this.#scheduler.cancel(generation.id);
     }
     return resumable.length;
+  }
+
+  /** One round of keeping claims (see {@link run}); rounds never overlap. */
+  #tick(): Promise<void> {
+    if (this.#scheduler.stopping) return Promise.resolve();
+    this.#ticking ??= (async () => {
+      try {
+        await this.#scheduler.renewed(await this.#options.claims.renew(this.#now()));
+        const adopted = await this.#adopt(false);
+        if (adopted > 0) this.#options.logger.info('took over jobs another process left', { count: adopted });
+      } catch (error) {
+        this.#options.logger.error('could not renew this process’s jobs', errorContext(error));
+      } finally {
+        this.#ticking = undefined;
+      }
+    })();
+    return this.#ticking;
   }
 
   /**
@@ -227,14 +268,20 @@ export class GenerationService {
    * without touching their rows, so the next start resumes them (waiting ones keep their place).
    */
   async drain(graceMs: number): Promise<void> {
+    clearInterval(this.#heartbeat);
     await this.#scheduler.drain(graceMs);
+    await this.#ticking;
+    // What is left (waiting, or stopped at fal) is another process's to take over now, or the next start's.
+    await this.#options.claims.release(this.#now()).catch((error: unknown) => {
+      this.#options.logger.warn('could not release this process’s jobs; their leases will run out', errorContext(error));
+    });
   }
 
   /** A waiting job cancelled by its requester: it never reached fal, so it costs nothing. */
   async #endWaiting(job: Job): Promise<void> {
     const { store, logger, target } = this.#options;
     await job.progress.stop();
-    store.markFailed(job.generation.id, 'cancelled', 'cancelled', this.#now());
+    await store.markFailed(job.generation.id, 'cancelled', 'cancelled', this.#now());
     this.#options.metrics?.jobEnded(job.generation.modelId, job.generation.action, 'cancelled', 0);
     await target.fail(job.generation, { kind: 'cancelled' }).catch((error: unknown) => {
       logger.error('could not tell the member their generation was cancelled', {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config, DefaultLimits } from '../config.js';
 import { MODEL_IDS, SAFETY_TOLERANCES, type ModelId, type SafetyTolerance } from '../models/registry.js';
-import type { Db } from '../store/database.js';
+import type { Database } from '../store/database.js';
 
 const Snowflake = z.string().regex(/^\d{17,20}$/);
 
@@ -53,29 +53,28 @@ const FAL_DEFAULT_TOLERANCE = 4;
 
 export class GuildSettingsStore {
   readonly #config: Config;
-  readonly #get;
-  readonly #put;
+  readonly #database: Database;
 
-  constructor(db: Db, config: Config) {
+  constructor(database: Database, config: Config) {
     this.#config = config;
-    this.#get = db.prepare<[string], { settings_json: string }>(
-      'SELECT settings_json FROM guild_settings WHERE guild_id = ?',
-    );
-    this.#put = db.prepare<[string, string, number]>(
-      `INSERT INTO guild_settings (guild_id, settings_json, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT(guild_id) DO UPDATE SET settings_json = excluded.settings_json, updated_at = excluded.updated_at`,
-    );
+    this.#database = database;
   }
 
   /** A server's stored settings (defaults when it never set any, or when the stored row is unreadable). */
-  get(guildId: string | null): GuildSettings {
-    const row = guildId ? this.#get.get(guildId) : undefined;
+  async get(guildId: string | null): Promise<GuildSettings> {
+    const row = guildId
+      ? await this.#database.db
+          .selectFrom('guild_settings')
+          .select('settings_json')
+          .where('guild_id', '=', guildId)
+          .executeTakeFirst()
+      : undefined;
     const parsed = GuildSettingsSchema.safeParse(row ? (JSON.parse(row.settings_json) as unknown) : {});
     return parsed.success ? parsed.data : GuildSettingsSchema.parse({});
   }
 
-  effective(guildId: string | null): EffectiveSettings {
-    const stored = this.get(guildId);
+  async effective(guildId: string | null): Promise<EffectiveSettings> {
+    const stored = await this.get(guildId);
     const defaults = this.#config.limits;
     const { min, max } = this.#config.safetyTolerance;
     const tolerance = Math.min(max, Math.max(min, Number(stored.safetyTolerance ?? FAL_DEFAULT_TOLERANCE)));
@@ -109,7 +108,7 @@ export class GuildSettingsStore {
    * the safety tolerance only within SAFETY_TOLERANCE_MIN..MAX.
    * @throws {SettingsError} with a sentence for the admin.
    */
-  update(guildId: string, patch: GuildSettingsPatch, now: number): GuildSettings {
+  async update(guildId: string, patch: GuildSettingsPatch, now: number): Promise<GuildSettings> {
     const defaults = this.#config.limits;
     if (patch.guildDailyImages !== undefined && patch.guildDailyImages > defaults.guildDailyImages) {
       throw new SettingsError(
@@ -133,14 +132,19 @@ export class GuildSettingsStore {
     if (patch.defaultModel !== undefined && !this.#config.models.includes(patch.defaultModel)) {
       throw new SettingsError('That model is not offered on this bot.');
     }
-    const merged = GuildSettingsSchema.safeParse({ ...this.get(guildId), ...patch });
+    const merged = GuildSettingsSchema.safeParse({ ...(await this.get(guildId)), ...patch });
     if (!merged.success) {
       const issue = merged.error.issues[0];
       throw new SettingsError(
         `That value for ${String(issue?.path[0] ?? 'the setting')} is not allowed: ${issue?.message ?? ''}`.trim(),
       );
     }
-    this.#put.run(guildId, JSON.stringify(merged.data), now);
+    const row = { settings_json: JSON.stringify(merged.data), updated_at: now };
+    await this.#database.db
+      .insertInto('guild_settings')
+      .values({ guild_id: guildId, ...row })
+      .onConflict((oc) => oc.column('guild_id').doUpdateSet(row))
+      .execute();
     return merged.data;
   }
 }

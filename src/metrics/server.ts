@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { errorContext, type Logger } from '../logger.js';
 
 /** Why the bot is not ready, in plain words, or null when it is. */
-export type ReadinessCheck = () => string | null;
+export type ReadinessCheck = () => Promise<string | null>;
 
 export interface MetricsServerOptions {
   readonly registry: Registry;
@@ -74,7 +74,7 @@ export class MetricsServer {
         send(response, 200, 'ok\n');
         return;
       case '/readyz': {
-        const problem = this.#options.ready();
+        const problem = await this.#options.ready();
         if (problem === null) send(response, 200, 'ready\n');
         else send(response, 503, `not ready: ${problem}\n`);
         return;

@@ -1,128 +1,152 @@
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
+import type { Schema } from './schema.js';
 
-export type Db = Database.Database;
+export { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
+
+export type Engine = 'sqlite' | 'postgres';
 
 /**
- * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
- * Append new steps; never edit a released one.
+ * The bot's database, whichever engine holds it: every store queries `db` the same way. `notify` wakes every
+ * process on the database (`onWake`), for what another process must act on soon (a freed fal slot, a cancel):
+ * PostgreSQL's LISTEN/NOTIFY; with SQLite there is only this process, and nothing to wake.
  */
-export const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE generations (
-    id                INTEGER PRIMARY KEY AUTOINCREMENT,
-    status            TEXT    NOT NULL,
-    model_id          TEXT    NOT NULL,
-    input_json        TEXT    NOT NULL,
-    requester_id      TEXT    NOT NULL,
-    guild_id          TEXT,
-    channel_id        TEXT    NOT NULL,
-    application_id    TEXT    NOT NULL,
-    interaction_token TEXT,
-    token_expires_at  INTEGER,
-    parent_id         INTEGER REFERENCES generations(id),
-    fal_request_id    TEXT,
-    message_id        TEXT,
-    image_count       INTEGER NOT NULL DEFAULT 0,
-    failure_kind      TEXT,
-    created_at        INTEGER NOT NULL,
-    submitted_at      INTEGER,
-    finished_at       INTEGER
-  );
-  CREATE INDEX generations_unfinished ON generations(status) WHERE status IN ('pending', 'queued', 'running', 'delivering');
-  CREATE TABLE settings (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-  );
-  `,
-  // What a job needs to deliver on its own after a restart: the bot's permissions in the channel and the
-  // upload limit, both as the interaction reported them.
-  `
-  ALTER TABLE generations ADD COLUMN app_permissions TEXT;
-  ALTER TABLE generations ADD COLUMN attachment_size_limit INTEGER;
-  ALTER TABLE generations ADD COLUMN in_thread INTEGER NOT NULL DEFAULT 0;
-  `,
-  // Community servers: the bot's own fair queue ('waiting' rows), usage accounting and per-guild settings.
-  `
-  ALTER TABLE generations ADD COLUMN dispatched_at INTEGER;
-  ALTER TABLE generations ADD COLUMN quota_images INTEGER NOT NULL DEFAULT 0;
-  ALTER TABLE generations ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
-  DROP INDEX generations_unfinished;
-  CREATE INDEX generations_unfinished ON generations(status)
-    WHERE status IN ('waiting', 'pending', 'queued', 'running', 'delivering');
-  CREATE INDEX generations_by_guild ON generations(guild_id, created_at);
-  CREATE INDEX generations_by_requester ON generations(requester_id, created_at);
-  CREATE INDEX generations_by_day ON generations(created_at);
-  CREATE TABLE guild_settings (
-    guild_id      TEXT PRIMARY KEY,
-    settings_json TEXT NOT NULL,
-    updated_at    INTEGER NOT NULL
-  );
-  `,
-  // Each message of a result split across messages, once Discord has it: a retried delivery (or a resume from
-  // 'delivering') posts only the parts that are missing.
-  `
-  CREATE TABLE delivered_parts (
-    generation_id INTEGER NOT NULL REFERENCES generations(id),
-    part          INTEGER NOT NULL,
-    message_id    TEXT    NOT NULL,
-    delivered_at  INTEGER NOT NULL,
-    PRIMARY KEY (generation_id, part)
-  ) WITHOUT ROWID;
-  `,
-  // What the server adds (the safety filter level) kept apart from what the member chose: lifted out of the
-  // input of existing rows.
-  `
-  ALTER TABLE generations ADD COLUMN safety_tolerance TEXT;
-  UPDATE generations SET safety_tolerance = json_extract(input_json, '$.safety_tolerance'),
-    input_json = json_remove(input_json, '$.safety_tolerance')
-  WHERE json_valid(input_json) AND json_type(input_json, '$.safety_tolerance') = 'text';
-  `,
-  // Actions on a result's images: what a generation does (imagine, vary, edit, upscale, or /imagine with
-  // reference images) and which images it starts from; and where each delivered image lives on Discord, so an
-  // action on an old result can hand fal a fresh URL of exactly that image.
-  `
-  ALTER TABLE generations ADD COLUMN action TEXT NOT NULL DEFAULT 'imagine';
-  ALTER TABLE generations ADD COLUMN image_refs_json TEXT;
-  CREATE TABLE result_images (
-    generation_id INTEGER NOT NULL REFERENCES generations(id),
-    image_index   INTEGER NOT NULL,
-    message_id    TEXT    NOT NULL,
-    url           TEXT    NOT NULL,
-    width         INTEGER,
-    height        INTEGER,
-    PRIMARY KEY (generation_id, image_index)
-  ) WITHOUT ROWID;
-  `,
-  // /imagine-history pages a member's generations in a server by id; /imagine-show finds a generation by the
-  // id of any message of its result. Without these both would scan the whole table.
-  `
-  CREATE INDEX generations_history ON generations(requester_id, guild_id, id);
-  CREATE INDEX generations_by_message ON generations(message_id) WHERE message_id IS NOT NULL;
-  CREATE INDEX delivered_parts_by_message ON delivered_parts(message_id);
-  `,
-];
-
-/** Opens (creating if needed) the bot's SQLite database and brings its schema up to date. */
-export function openDatabase(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
-  return db;
+export interface Database {
+  readonly db: Kysely<Schema>;
+  readonly engine: Engine;
+  /** Rejects when the database does not answer. */
+  ping(): Promise<void>;
+  notify(): Promise<void>;
+  onWake(listener: () => void): void;
+  close(): Promise<void>;
 }
 
-/** Applies the migrations not yet applied, up to `upTo` of them (all by default; tests stop earlier). */
-export function migrate(db: Db, upTo = MIGRATIONS.length): void {
-  const applied = db.pragma('user_version', { simple: true }) as number;
+export interface DatabaseLocation {
+  /** `postgres://…`: PostgreSQL. Unset: the SQLite file at `path`. */
+  readonly url?: string | undefined;
+  readonly path: string;
+}
+
+/** Opens (creating if needed) the bot's database and brings its schema up to date. */
+export async function openDatabase(location: DatabaseLocation): Promise<Database> {
+  return location.url ? openPostgres(location.url) : openSqlite(location.path);
+}
+
+/** Opens a SQLite file; the schema is brought up to date before anything else reads it. */
+export function openSqlite(path: string): Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const file = new SqliteDatabase(path);
+  file.pragma('journal_mode = WAL');
+  file.pragma('synchronous = NORMAL');
+  file.pragma('foreign_keys = ON');
+  file.pragma('busy_timeout = 5000');
+  migrateSqlite(file);
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: file }) });
+  return {
+    db,
+    engine: 'sqlite',
+    async ping() {
+      await sql`SELECT 1`.execute(db);
+    },
+    async notify() {},
+    onWake() {},
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** Applies the SQLite migrations not yet applied, up to `upTo` of them (all by default; tests stop earlier). */
+export function migrateSqlite(file: SqliteDatabase.Database, upTo = SQLITE_MIGRATIONS.length): void {
+  const applied = file.pragma('user_version', { simple: true }) as number;
   for (let version = applied; version < upTo; version += 1) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version] ?? '');
-      db.pragma(`user_version = ${version + 1}`);
+    file.transaction(() => {
+      file.exec(SQLITE_MIGRATIONS[version] ?? '');
+      file.pragma(`user_version = ${version + 1}`);
     })();
   }
+}
+
+const WAKE_CHANNEL = 'imagen_bot_wake';
+/** Any fixed 64-bit number: the advisory lock that lets one process at a time migrate the schema. */
+const MIGRATION_LOCK = 7_262_024_001;
+const OID_INT8 = 20;
+const OID_NUMERIC = 1700;
+
+/**
+ * Connects to PostgreSQL. BIGINT (times in ms, COUNT, SUM) and NUMERIC are read as JavaScript numbers, as SQLite
+ * gives them: every value the bot stores fits a double exactly.
+ */
+async function openPostgres(url: string): Promise<Database> {
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === OID_INT8 || oid === OID_NUMERIC
+        ? (value: string) => Number(value)
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+  const pool = new pg.Pool({ connectionString: url, max: 10, types });
+  // An idle connection the server dropped must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migratePostgres(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const wake = new EventEmitter();
+  let listener: pg.Client | undefined;
+  let closing = false;
+  const listen = async () => {
+    const client = new pg.Client({ connectionString: url, types });
+    client.on('notification', () => wake.emit('wake'));
+    client.on('error', () => {
+      // Lost: reconnect in a moment. The periodic tick covers what a missed wake-up would have started.
+      void client.end().catch(() => {});
+      if (!closing) setTimeout(() => void listen().catch(() => {}), 1000).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    listener = client;
+  };
+  await listen();
+  return {
+    db,
+    engine: 'postgres',
+    async ping() {
+      await sql`SELECT 1`.execute(db);
+    },
+    async notify() {
+      await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(db);
+    },
+    onWake(callback) {
+      wake.on('wake', callback);
+    },
+    async close() {
+      closing = true;
+      await listener?.end().catch(() => {});
+      await db.destroy();
+    },
+  };
+}
+
+async function migratePostgres(db: Kysely<Schema>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
+    await sql`CREATE TABLE IF NOT EXISTS imagen_schema (version INTEGER NOT NULL)`.execute(trx);
+    const { rows } = await sql<{ version: number }>`SELECT version FROM imagen_schema`.execute(trx);
+    const applied = rows[0]?.version ?? 0;
+    if (rows.length === 0) await sql`INSERT INTO imagen_schema (version) VALUES (0)`.execute(trx);
+    for (let version = applied; version < POSTGRES_MIGRATIONS.length; version += 1) {
+      await sql.raw(POSTGRES_MIGRATIONS[version] ?? '').execute(trx);
+    }
+    if (applied < POSTGRES_MIGRATIONS.length) {
+      await sql`UPDATE imagen_schema SET version = ${POSTGRES_MIGRATIONS.length}`.execute(trx);
+    }
+  });
 }

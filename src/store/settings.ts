@@ -1,22 +1,27 @@
-import type { Db } from './database.js';
+import type { Database } from './database.js';
 
 /** Small key/value facts the bot keeps about itself (e.g. the hash of the last registered commands). */
 export class SettingsStore {
-  readonly #get;
-  readonly #set;
+  readonly #database: Database;
 
-  constructor(db: Db) {
-    this.#get = db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?');
-    this.#set = db.prepare<[string, string]>(
-      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-    );
+  constructor(database: Database) {
+    this.#database = database;
   }
 
-  get(key: string): string | undefined {
-    return this.#get.get(key)?.value;
+  async get(key: string): Promise<string | undefined> {
+    const row = await this.#database.db
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row?.value;
   }
 
-  set(key: string, value: string): void {
-    this.#set.run(key, value);
+  async set(key: string, value: string): Promise<void> {
+    await this.#database.db
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 }
