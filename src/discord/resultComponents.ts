@@ -138,6 +138,10 @@ async function requireImage(generation: Generation, customId: CustomId, context:
   const index = customId.image;
   if (index === undefined || generation.action === 'upscale') throw new UserError(MESSAGES.gone);
   if (!(await context.store.resultImages(generation.id)).some((image) => image.index === index)) {
+    // Clicked the moment the result appeared: where Discord put its images is being recorded right now.
+    if (generation.status === 'delivering') {
+      throw new UserError('These images are still being posted. Try the button again in a moment.');
+    }
     throw new UserError('That image is no longer available, so this button cannot be used.');
   }
   return index;

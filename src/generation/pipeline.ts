@@ -176,7 +176,13 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
     const billed = mayHaveBeenBilled(failure, error, running);
     // The row first: the log line then tells of a settled fact (an operator, or a test, may act on it at once).
     await statusWrite;
-    await store.markFailed(generation.id, failure.kind === 'cancelled' ? 'cancelled' : 'failed', failure.kind, now(), billed);
+    await store.markFailed(
+      generation.id,
+      failure.kind === 'cancelled' ? 'cancelled' : 'failed',
+      failure.kind,
+      now(),
+      billed,
+    );
     logFailure(logger, failure, error, { ...context, falRequestId: requestId });
     options.metrics?.jobEnded(metricsModel, generation.action, failure.kind, billed ? generation.costUsd : 0);
     await target.fail(generation, failure).catch((replyError: unknown) => {

@@ -273,7 +273,10 @@ export class GenerationService {
     await this.#ticking;
     // What is left (waiting, or stopped at fal) is another process's to take over now, or the next start's.
     await this.#options.claims.release(this.#now()).catch((error: unknown) => {
-      this.#options.logger.warn('could not release this process’s jobs; their leases will run out', errorContext(error));
+      this.#options.logger.warn(
+        'could not release this process’s jobs; their leases will run out',
+        errorContext(error),
+      );
     });
   }
 

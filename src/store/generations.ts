@@ -372,15 +372,10 @@ export class GenerationStore {
     page: { readonly before?: number; readonly after?: number; readonly limit: number },
   ): Promise<HistoryPage> {
     const limit = Math.max(1, Math.floor(page.limit));
-    const member = this.#db
-      .selectFrom('generations')
-      .where(inGuild(guildId))
-      .where('requester_id', '=', requesterId);
+    const member = this.#db.selectFrom('generations').where(inGuild(guildId)).where('requester_id', '=', requesterId);
     const rows =
       page.after !== undefined
-        ? (
-            await member.selectAll().where('id', '>', page.after).orderBy('id', 'asc').limit(limit).execute()
-          ).reverse()
+        ? (await member.selectAll().where('id', '>', page.after).orderBy('id', 'asc').limit(limit).execute()).reverse()
         : await member
             .selectAll()
             .where('id', '<', page.before ?? Number.MAX_SAFE_INTEGER)

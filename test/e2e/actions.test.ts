@@ -30,6 +30,8 @@ async function imagine(options: ChatInputOption[], extra: { user?: FakeUser; att
   });
   need().discord.dispatchInteraction(interaction);
   const final = await need().discord.waitForRequest(isFinalEdit(interaction.token));
+  // The row (and where its images are) settles just after Discord has the result.
+  await need().bot.generations.idle();
   return { interaction, final };
 }
 
@@ -86,13 +88,13 @@ describe('Upscale', () => {
     expect(content).toMatch(/Upscale of image 2 of https:\/\/discord\.com\/channels\//);
     expect(customIds(final.body)).toEqual(['imagine:delete:2']);
     // It counts as one image for the member who clicked, at the upscaler's price.
-    expect(world.bot.store.require(2)).toMatchObject({
+    expect(await world.bot.store.require(2)).toMatchObject({
       requesterId: bob.id,
       quotaImages: 1,
       costUsd: 0.002,
       action: 'upscale',
     });
-    expect(usage(world, bob).memberImagesToday).toBe(1);
+    expect((await usage(world, bob)).memberImagesToday).toBe(1);
     expect(world.discord.invalidBodies).toEqual([]);
   });
 
@@ -137,7 +139,7 @@ describe('Upscale', () => {
     const final = await world.discord.waitForRequest(isFinalEdit(upscale.token));
     expect(contentOf(final.body)).toContain('Cancelled by');
     expect(world.fal.submissions).toHaveLength(2);
-    expect(world.bot.store.require(3)).toMatchObject({
+    expect(await world.bot.store.require(3)).toMatchObject({
       status: 'cancelled',
       action: 'upscale',
       quotaImages: 0,
@@ -176,7 +178,7 @@ describe('Vary and Edit image', () => {
     const final = await world.discord.waitForRequest(isFinalEdit(vary.token));
     expect(world.fal.submissions[1]?.input).toMatchObject({ num_images: 1 });
     expect(final.files).toHaveLength(1);
-    expect(world.bot.store.require(2)).toMatchObject({ quotaImages: 1, costUsd: 0.08, action: 'vary' });
+    expect(await world.bot.store.require(2)).toMatchObject({ quotaImages: 1, costUsd: 0.08, action: 'vary' });
   });
 
   it('Vary runs the model’s /edit endpoint with that image and its prompt, at a new seed', async () => {
@@ -246,7 +248,7 @@ describe('Vary and Edit image', () => {
     world.discord.dispatchInteraction(submit);
     const final = await world.discord.waitForRequest(isFinalEdit(submit.token));
     expect(contentOf(final.body)).toContain('safety filter refused this (the image, or the words asked of it)');
-    expect(usage(world, alice).memberImagesToday).toBe(1);
+    expect((await usage(world, alice)).memberImagesToday).toBe(1);
   });
 
   it('Imagen 4 results offer Upscale only: its model edits no images', async () => {
@@ -282,7 +284,7 @@ describe('when an image or an endpoint is gone', () => {
     const final = await world.discord.waitForRequest(isFinalEdit(again.token));
     expect(contentOf(final.body)).toContain('could not be fetched or read');
     expect(world.fal.submissions).toHaveLength(2);
-    expect(world.bot.store.require(3)).toMatchObject({
+    expect(await world.bot.store.require(3)).toMatchObject({
       status: 'failed',
       failureKind: 'image_unavailable',
       quotaImages: 0,
@@ -442,6 +444,6 @@ describe('reference images on /imagine', () => {
     world.discord.dispatchInteraction(interaction);
     expect(await ephemeral(interaction)).toContain(message);
     expect(world.fal.submissions).toHaveLength(0);
-    expect(world.bot.store.get(1)).toBeUndefined();
+    expect(await world.bot.store.get(1)).toBeUndefined();
   });
 });

@@ -443,7 +443,7 @@ describe('/imagine-usage', () => {
     const short = imagine('four asked, two made', { num: 4 });
     await world.discord.waitForRequest(isFinalEdit(short.token));
     await waitForLog(world, 'generation delivered');
-    expect(world.bot.store.require(1)).toMatchObject({ imageCount: 2, quotaImages: 2, costUsd: 0.08 });
+    expect(await world.bot.store.require(1)).toMatchObject({ imageCount: 2, quotaImages: 2, costUsd: 0.08 });
 
     const admin = world.discord.chatInput({ name: 'imagine-usage', user: carol, memberPermissions: ADMIN });
     world.discord.dispatchInteraction(admin);

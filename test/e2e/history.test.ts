@@ -32,6 +32,8 @@ async function imagine(prompt: string, user: FakeUser, options: { numImages?: nu
   });
   world.discord.dispatchInteraction(interaction);
   const final = await world.discord.waitForRequest(isFinalEdit(interaction.token));
+  // The row settles just after Discord has the result.
+  await world.bot.generations.idle();
   const message = world.discord.originalMessage(interaction);
   if (!message) throw new Error('no result message');
   return { interaction, final, message };
@@ -117,12 +119,13 @@ describe('/imagine-history', () => {
   it('pages with Newer/Older, updating the same message, within 2000 characters; only its member may page it', async () => {
     const long = `**${'a very long prompt with [links](https://x.y) and _markdown_ '.repeat(40)}**`;
     for (let i = 1; i <= 11; i += 1) {
-      const row = seed(alice, `${i} ${long}`);
-      if (i === 3) world.bot.store.markFailed(row.id, 'failed', 'safety', Date.now());
-      else if (i === 4) world.bot.store.markFailed(row.id, 'cancelled', 'cancelled', Date.now());
-      else if (i !== 11) world.bot.store.markDone(row.id, `60000000000000000${i}`.slice(-18), 1, 0.15, Date.now());
+      const row = await seed(alice, `${i} ${long}`);
+      if (i === 3) await world.bot.store.markFailed(row.id, 'failed', 'safety', Date.now());
+      else if (i === 4) await world.bot.store.markFailed(row.id, 'cancelled', 'cancelled', Date.now());
+      else if (i !== 11)
+        await world.bot.store.markDone(row.id, `60000000000000000${i}`.slice(-18), 1, 0.15, Date.now());
     }
-    seed(bob, 'not alice’s');
+    await seed(bob, 'not alice’s');
 
     const interaction = run('imagine-history', alice);
     const answer = await world.discord.waitForRequest(isCallback(interaction.id));
@@ -216,14 +219,14 @@ describe('/imagine-show', () => {
     }
     // Showing is not a generation: nothing sent to fal, no row saved.
     expect(world.fal.submissions).toHaveLength(submissions);
-    expect(world.bot.store.get(2)).toBeUndefined();
+    expect(await world.bot.store.get(2)).toBeUndefined();
 
     // The buttons of a shown result work: Same seed starts a reroll of #1.
     const shownMessage = [...world.discord.messages.values()].find((m) => m.content.includes('shown again'));
     if (!shownMessage) throw new Error('no shown message');
     const reroll = click(shownMessage.id, 'imagine:same:1', bob);
     await world.discord.waitForRequest(isFinalEdit(reroll.token));
-    expect(world.bot.store.get(2)).toMatchObject({ parentId: 1, requesterId: bob.id });
+    expect(await world.bot.store.get(2)).toMatchObject({ parentId: 1, requesterId: bob.id });
   });
 
   it('fetches the message anew, so a result whose attachment URLs expired still shows', async () => {
@@ -321,7 +324,7 @@ describe('/imagine-show', () => {
     ).toBe(true);
     expect(world.discord.originalMessage(interaction)).toBeUndefined();
     // The bot forgets the message, so the history no longer links to it and a second try answers at once.
-    expect(world.bot.store.get(1)?.messageId).toBeNull();
+    expect((await world.bot.store.get(1))?.messageId).toBeNull();
     expect(await refusal('1')).toBe(
       'The message with the images of job #1 was deleted, so they cannot be shown again.',
     );
@@ -340,14 +343,14 @@ describe('/imagine-show', () => {
       flags: 64,
       content: expect.stringContaining('Read Message History') as unknown,
     });
-    expect(world.bot.store.get(2)?.messageId).toBe(hidden.message.id);
+    expect((await world.bot.store.get(2))?.messageId).toBe(hidden.message.id);
 
-    const failed = seed(alice, 'refused');
-    world.bot.store.markFailed(failed.id, 'failed', 'safety', Date.now());
+    const failed = await seed(alice, 'refused');
+    await world.bot.store.markFailed(failed.id, 'failed', 'safety', Date.now());
     expect(await refusal(`#${failed.id}`)).toBe(
       `Job #${failed.id} ended without images (failed: safety filter), so there is nothing to show.`,
     );
-    const waiting = seed(alice, 'still going');
+    const waiting = await seed(alice, 'still going');
     expect(await refusal(`#${waiting.id}`)).toBe(
       `Job #${waiting.id} is not finished yet; its images will appear where it was started.`,
     );

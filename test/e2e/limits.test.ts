@@ -166,7 +166,7 @@ describe('Discord faults when posting the result', () => {
       const interaction = inThread(world, P.ViewChannel | P.SendMessagesInThreads | P.AttachFiles);
       expect((await world.discord.waitForRequest(isCallback(interaction.id))).body).toMatchObject({ type: 5 });
       const submission = await world.fal.waitForSubmission(1);
-      expect(world.bot.store.require(1).inThread).toBe(true);
+      expect((await world.bot.store.require(1)).inThread).toBe(true);
       world.discord.expireToken(interaction.token);
       world.fal.release(submission.requestId);
       const post = await world.discord.waitForRequest(

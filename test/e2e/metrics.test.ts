@@ -110,7 +110,7 @@ describe('METRICS_PORT', () => {
 
     await w.restart();
     expect((await get(w, '/readyz')).status).toBe(200);
-    w.bot.db.close();
+    await w.bot.database.close();
     expect(await get(w, '/readyz')).toEqual({ status: 503, body: 'not ready: the database does not answer\n' });
   });
 

@@ -4,10 +4,21 @@ import { join } from 'node:path';
 import { ApplicationCommandOptionType as T } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { utcDayStart } from '../../src/limits/admission.js';
-import { openDatabase } from '../../src/store/database.js';
+import SqliteDatabase from 'better-sqlite3';
+import { migrateSqlite } from '../../src/store/database.js';
 import type { ChatInputOption, FakeUser, InteractionPayload } from '../fakes/discord.js';
 import { APPLICATION_NOT_FOUND } from '../fakes/fal.js';
-import { contentOf, customIds, isCallback, isFinalEdit, startWorld, waitForLog, type World } from './world.js';
+import {
+  TEST_ENGINE,
+  contentOf,
+  customIds,
+  isCallback,
+  isFinalEdit,
+  sharedDatabase,
+  startWorld,
+  waitForLog,
+  type World,
+} from './world.js';
 
 /** The model catalog end to end: what is registered, what each model takes, and what happens when one is gone. */
 let world: World | undefined;
@@ -152,8 +163,8 @@ describe('each model refuses a value it does not take, before anything is sent o
     const { content } = await ephemeral(imagine([prompt('a fox'), ...options]));
     expect(content).toContain(message);
     expect(world.fal.submissions).toHaveLength(0);
-    expect(world.bot.store.get(1)).toBeUndefined();
-    expect(usageToday(world)).toMatchObject({ memberImagesToday: 0, guildCostTodayUsd: 0 });
+    expect(await world.bot.store.get(1)).toBeUndefined();
+    expect(await usageToday(world)).toMatchObject({ memberImagesToday: 0, guildCostTodayUsd: 0 });
   });
 });
 
@@ -211,9 +222,9 @@ describe('what fal receives and returns', () => {
     const second = imagine([prompt('a fox'), option('model', 'nano-banana-pro'), option('resolution', '4K')]);
     await world.discord.waitForRequest(isFinalEdit(second.token));
     // Nano Banana 2: 2 x $0.08 x 2 (4K); Nano Banana Pro: $0.15 x 2 (4K).
-    expect(world.bot.store.get(1)?.costUsd).toBeCloseTo(0.32, 6);
-    expect(world.bot.store.get(2)?.costUsd).toBeCloseTo(0.3, 6);
-    expect(usageToday(world).guildCostTodayUsd).toBeCloseTo(0.62, 6);
+    expect((await world.bot.store.get(1))?.costUsd).toBeCloseTo(0.32, 6);
+    expect((await world.bot.store.get(2))?.costUsd).toBeCloseTo(0.3, 6);
+    expect((await usageToday(world)).guildCostTodayUsd).toBeCloseTo(0.62, 6);
   });
 });
 
@@ -229,7 +240,7 @@ describe('a model fal no longer serves', () => {
     expect(content).not.toContain('fal no longer has this job');
     expect(content).not.toContain(APPLICATION_NOT_FOUND);
     expect(customIds(final.body)).toEqual(['imagine:default:1']);
-    expect(usageToday(world)).toMatchObject({ memberImagesToday: 0, memberActiveJobs: 0, guildCostTodayUsd: 0 });
+    expect(await usageToday(world)).toMatchObject({ memberImagesToday: 0, memberActiveJobs: 0, guildCostTodayUsd: 0 });
     const log = JSON.parse(await waitForLog(world, 'fal no longer serves this model')) as Record<string, unknown>;
     expect(log).toMatchObject({ level: 'error', endpoint: 'fal-ai/imagen4/preview' });
     expect(String(log['detail'])).toContain(`fal 404`);
@@ -272,16 +283,15 @@ describe('a model fal no longer serves', () => {
   });
 
   it('when the operator stops offering a model, a reroll of its results offers the default model at once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'imagen-bot-models-'));
-    const databasePath = join(dir, 'imagine.sqlite');
-    world = await startWorld({ IMAGEN_MODELS: 'nano-banana-2,imagen4-ultra', DATABASE_PATH: databasePath });
+    const shared = await sharedDatabase();
+    world = await startWorld({ IMAGEN_MODELS: 'nano-banana-2,imagen4-ultra', ...shared.env });
     const first = imagine([prompt('a fox'), option('model', 'imagen4-ultra'), option('resolution', '2K')]);
     await world.discord.waitForRequest(isFinalEdit(first.token));
     const messageId = messageOf(first);
     const place = { guildId: world.discord.guildId, channelId: world.discord.channelId };
     await world.close();
     // The same database under a configuration that no longer offers Imagen 4 Ultra.
-    world = await startWorld({ DATABASE_PATH: databasePath });
+    world = await startWorld(shared.env);
 
     const reroll = world.discord.button({
       customId: 'imagine:new:1',
@@ -313,18 +323,20 @@ describe('a model fal no longer serves', () => {
     });
     await world.close();
     world = undefined;
-    rmSync(dir, { recursive: true, force: true });
+    await shared.drop();
   });
 });
 
-describe('a database from before the Gemini models', () => {
+// An old SQLite file, as earlier versions left it; PostgreSQL databases were born with today's schema.
+describe.skipIf(TEST_ENGINE === 'postgres')('a database from before the Gemini models', () => {
   it('opens, renders and rerolls an Imagen 4 result stored in the old input shape', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'imagen-bot-old-'));
     const databasePath = join(dir, 'imagine.sqlite');
     const place = { guildId: '600000000000000001', channelId: '600000000000000002' };
     // The row exactly as the Imagen-only bot (schema version 3) wrote it: its input carries the server's
     // safety_tolerance, and there is no output_format.
-    const db = openDatabase(databasePath);
+    const db = new SqliteDatabase(databasePath);
+    migrateSqlite(db, 3);
     db.prepare(
       `INSERT INTO generations (status, model_id, input_json, requester_id, guild_id, channel_id, application_id,
          interaction_token, token_expires_at, parent_id, fal_request_id, message_id, image_count, created_at,

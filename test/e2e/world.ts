@@ -8,13 +8,21 @@ import { loadCommands } from '../../src/discord/loadCommands.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeDiscord, type RecordedRequest } from '../fakes/discord.js';
 import { FakeFal } from '../fakes/fal.js';
+import { openDatabase } from '../../src/store/database.js';
+import { createPostgresDatabase } from '../support/databases.js';
+
+/**
+ * The database engine this run of the suite uses: the `postgres` project of vitest.config.ts sets it (with
+ * TEST_DATABASE_URL); otherwise SQLite. Each world gets a fresh database of its own either way.
+ */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.IMAGEN_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
 
 /** A bot token in Discord's format (three dot-separated parts), accepted only by the fake. */
 export const TEST_DISCORD_TOKEN = 'MTExMTExMTExMTExMTExMTEx.GtEsTs.loopback-only-token-value_0123456789';
 
 /**
  * Everything an end-to-end test needs: the loopback Discord and fal fakes, and the real bot (real discord.js
- * Client, real @fal-ai/client, real SQLite in a temp dir) pointed at them through DISCORD_API_URL/FAL_BASE_URL.
+ * Client, real @fal-ai/client, real SQLite in a temp dir, or a fresh PostgreSQL database) pointed at them through DISCORD_API_URL/FAL_BASE_URL.
  */
 export interface World {
   readonly discord: FakeDiscord;
@@ -33,6 +41,8 @@ export interface Fakes {
   readonly fal: FakeFal;
   readonly dir: string;
   readonly databasePath: string;
+  /** The PostgreSQL database of this world (TEST_ENGINE postgres), else undefined. */
+  readonly databaseUrl: string | undefined;
   readonly env: Record<string, string>;
   close(): Promise<void>;
 }
@@ -48,12 +58,16 @@ export async function startFakes(
   const fal = await FakeFal.start();
   const dir = mkdtempSync(join(tmpdir(), 'imagen-bot-'));
   const databasePath = join(dir, 'imagine.sqlite');
+  // A database the test brought (sharedDatabase) is its own to drop.
+  const postgres = TEST_ENGINE === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase() : undefined;
   return {
     discord,
     fal,
     dir,
     databasePath,
+    databaseUrl: postgres?.url,
     env: {
+      ...(postgres && { DATABASE_URL: postgres.url }),
       DISCORD_TOKEN: TEST_DISCORD_TOKEN,
       FAL_KEY: fal.key,
       DISCORD_API_URL: discord.apiUrl,
@@ -72,9 +86,42 @@ export async function startFakes(
     },
     async close() {
       await Promise.all([discord.close(), fal.close()]);
+      await postgres?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A database of this run's engine that outlives one world, for a test that stops a bot and starts another with
+ * another configuration on the same data: pass `env` to each startWorld, and `drop` it at the end.
+ */
+export async function sharedDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  if (TEST_ENGINE === 'postgres') {
+    const created = await createPostgresDatabase();
+    return { env: { DATABASE_URL: created.url }, drop: () => created.drop() };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'imagen-bot-shared-'));
+  return {
+    env: { DATABASE_PATH: join(dir, 'imagine.sqlite') },
+    drop: () => {
+      rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * Reads a generation's row as the database holds it (not through the bot), e.g. from a bot running in a child
+ * process: the raw columns.
+ */
+export async function readRow(fakes: Fakes, id: number): Promise<Record<string, unknown> | undefined> {
+  const database = await openDatabase({ url: fakes.databaseUrl, path: fakes.databasePath });
+  try {
+    return await database.db.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirst();
+  } finally {
+    await database.close();
+  }
 }
 
 export async function startWorld(
@@ -92,7 +139,7 @@ export async function startWorld(
   });
   const commands = loadCommands(commandModules);
   const newBot = async () => {
-    const bot = createBot(config, { logger, commands });
+    const bot = await createBot(config, { logger, commands });
     await bot.start();
     return bot;
   };

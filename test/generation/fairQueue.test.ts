@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fairOrder, type Dispatch } from '../../src/generation/fairQueue.js';
-import type { WaitingJob } from '../../src/store/generations.js';
+import type { WaitingJob } from '../../src/store/jobClaims.js';
 
 const job = (id: number, guildId: string | null, requesterId: string) => ({ id, guildId, requesterId });
 

@@ -12,13 +12,15 @@ import {
   type ReplyTarget,
 } from '../../src/generation/service.js';
 import { createLogger, type Logger } from '../../src/logger.js';
-import { openDatabase, type Db } from '../../src/store/database.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
 import { GenerationStore, type Generation } from '../../src/store/generations.js';
+import { JobClaims } from '../../src/store/jobClaims.js';
 import { FakeFal } from '../fakes/fal.js';
+import { ENGINES, freshDatabase } from '../support/databases.js';
 
 /**
- * The job lifecycle through its reply-target port: a real SQLite store, the real fal client against the fake
- * fal queue, and a target that records what each member would read.
+ * The job lifecycle through its reply-target port: a real store (SQLite, and PostgreSQL when TEST_DATABASE_URL is
+ * set), the real fal client against the fake fal queue, and a target that records what each member would read.
  */
 class RecordingTarget implements ReplyTarget {
   readonly progressOf = new Map<number, Progress[]>();
@@ -64,10 +66,10 @@ const LIMITS = {
 
 interface Harness {
   fal: FakeFal;
-  db: Db;
-  store: GenerationStore;
+  database: Database;
   lines: string[];
   logger: Logger;
+  /** A service as one bot process would run it: a store and claims of its own owner on the shared database. */
   service(target?: ReplyTarget, logger?: Logger): GenerationService;
   close(): Promise<void>;
 }
@@ -78,23 +80,24 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function startHarness(options: { concurrency?: number } = {}): Promise<Harness> {
+async function startHarness(engine: 'sqlite' | 'postgres', options: { concurrency?: number } = {}): Promise<Harness> {
   const fal = await FakeFal.start();
   const dir = mkdtempSync(join(tmpdir(), 'imagen-service-'));
-  const db = openDatabase(join(dir, 'imagine.sqlite'));
-  const store = new GenerationStore(db);
+  const database =
+    engine === 'sqlite' ? await openDatabase({ path: join(dir, 'imagine.sqlite') }) : await freshDatabase(engine);
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', secrets: [fal.key], write: (line) => lines.push(line) });
   const services: GenerationService[] = [];
   return {
     fal,
-    db,
-    store,
+    database,
     lines,
     logger,
     service(target = new RecordingTarget(), serviceLogger = logger) {
+      const claimant = { owner: `process-${services.length + 1}`, leaseMs: 60_000 };
       const service = new GenerationService({
-        store,
+        store: new GenerationStore(database, claimant),
+        claims: new JobClaims(database, claimant),
         fal: createFal({ key: fal.key, baseUrl: fal.baseUrl }),
         logger: serviceLogger,
         target,
@@ -111,8 +114,9 @@ async function startHarness(options: { concurrency?: number } = {}): Promise<Har
       return service;
     },
     async close() {
+      // drain(0) also stops each service's lease heartbeat.
       for (const service of services) await service.drain(0);
-      db.close();
+      await database.close();
       await fal.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -139,8 +143,8 @@ function request(member: number, prompt: string): GenerationRequest {
   };
 }
 
-function admit(service: GenerationService, member: number, prompt: string): Generation {
-  const admitted = service.admit(request(member, prompt), LIMITS);
+async function admit(service: GenerationService, member: number, prompt: string): Promise<Generation> {
+  const admitted = await service.admit(request(member, prompt), LIMITS);
   if (!admitted.ok) throw new Error(`refused: ${JSON.stringify(admitted.refusal)}`);
   return admitted.generation;
 }
@@ -148,13 +152,14 @@ function admit(service: GenerationService, member: number, prompt: string): Gene
 const positions = (progress: readonly Progress[] | undefined) =>
   (progress ?? []).flatMap((p) => (p.phase === 'waiting' ? [p.position] : []));
 
-describe('GenerationService, through its reply target', () => {
+describe.each(ENGINES)('GenerationService, through its reply target (%s)', (engine) => {
   it('counts a waiting member’s place in line down as the jobs ahead of them finish', async () => {
-    harness = await startHarness({ concurrency: 1 });
+    harness = await startHarness(engine, { concurrency: 1 });
     const target = new RecordingTarget();
     const service = harness.service(target);
     harness.fal.defaultPlan = { hold: true };
-    const jobs = [1, 2, 3, 4].map((member) => admit(service, member, `member ${member}`));
+    const jobs: Generation[] = [];
+    for (const member of [1, 2, 3, 4]) jobs.push(await admit(service, member, `member ${member}`));
     for (const job of jobs) void service.start(job);
     const fourth = jobs[3]?.id ?? 0;
     await target.until(() => positions(target.progressOf.get(fourth)).includes(3));
@@ -172,10 +177,10 @@ describe('GenerationService, through its reply target', () => {
   });
 
   it('keeps the interaction tokens of resumed jobs out of its logs', async () => {
-    harness = await startHarness();
+    harness = await startHarness(engine);
     const first = harness.service();
     harness.fal.defaultPlan = { hold: true };
-    const job = admit(first, 1, 'outlives its process');
+    const job = await admit(first, 1, 'outlives its process');
     const token = job.interactionToken ?? '';
     void first.start(job);
     await harness.fal.waitForSubmission(1);
@@ -185,7 +190,7 @@ describe('GenerationService, through its reply target', () => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'debug', write: (line) => lines.push(line) });
     const next = harness.service(new RecordingTarget(), logger);
-    expect(next.resumeUnfinished()).toBe(1);
+    expect(await next.run()).toBe(1);
     logger.error('a Discord error that quotes its route', { url: `/webhooks/app/${token}/messages/@original` });
     expect(lines.join('\n')).not.toContain(token);
     expect(lines.join('\n')).toContain('[redacted]');

@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
-import { MetricsServer, type MetricsAddress } from '../../src/metrics/server.js';
+import { MetricsServer, type MetricsAddress, type ReadinessCheck } from '../../src/metrics/server.js';
 
 let server: MetricsServer | undefined;
 afterEach(async () => {
@@ -10,7 +10,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(ready: () => string | null): Promise<{ address: MetricsAddress; registry: Registry }> {
+async function start(ready: ReadinessCheck): Promise<{ address: MetricsAddress; registry: Registry }> {
   const registry = new Registry();
   new Counter({ name: 'test_things_total', help: 'things', registers: [registry] }).inc(3);
   server = new MetricsServer({ registry, ready, logger: createLogger({ level: 'error', write: () => {} }) });
@@ -24,7 +24,7 @@ async function get(address: MetricsAddress, path: string, method = 'GET') {
 
 describe('MetricsServer', () => {
   it('serves the registry at /metrics in its content type', async () => {
-    const { address, registry } = await start(() => null);
+    const { address, registry } = await start(() => Promise.resolve(null));
     expect(address.host).toBe('127.0.0.1');
     expect(address.port).toBeGreaterThan(0);
     const metrics = await get(address, '/metrics');
@@ -34,7 +34,7 @@ describe('MetricsServer', () => {
 
   it('answers /healthz while running, and /readyz with the reason it is not ready', async () => {
     let problem: string | null = 'not connected to the Discord gateway';
-    const { address } = await start(() => problem);
+    const { address } = await start(() => Promise.resolve(problem));
     expect(await get(address, '/healthz')).toMatchObject({ status: 200, body: 'ok\n' });
     expect(await get(address, '/readyz')).toMatchObject({
       status: 503,
@@ -45,7 +45,7 @@ describe('MetricsServer', () => {
   });
 
   it('answers 404 to any other path and 405 to other methods', async () => {
-    const { address } = await start(() => null);
+    const { address } = await start(() => Promise.resolve(null));
     expect((await get(address, '/')).status).toBe(404);
     expect((await get(address, '/metrics/extra')).status).toBe(404);
     expect((await get(address, '/metrics', 'POST')).status).toBe(405);
@@ -54,7 +54,7 @@ describe('MetricsServer', () => {
   });
 
   it('closes with a scraper still holding a keep-alive connection', async () => {
-    const { address } = await start(() => null);
+    const { address } = await start(() => Promise.resolve(null));
     const agentResponse = await new Promise<number>((resolve, reject) => {
       const req = request({
         host: address.host,

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { HISTORY_PAGE_SIZE, historyStatus, renderHistory } from '../../../src/discord/views/history.js';
-import { openDatabase } from '../../../src/store/database.js';
+import { openSqlite } from '../../../src/store/database.js';
 import { GenerationStore, type Generation } from '../../../src/store/generations.js';
 import { newGeneration } from '../../store/newGeneration.js';
 
 /** Rows go through the store, so they are what the store really returns. */
-function generation(id: number, overrides: Partial<Generation> = {}): Generation {
-  const db = openDatabase(':memory:');
+async function generation(id: number, overrides: Partial<Generation> = {}): Promise<Generation> {
+  const database = openSqlite(':memory:');
   try {
-    const store = new GenerationStore(db);
-    const created = store.create(
+    const store = new GenerationStore(database, { owner: 'test-process', leaseMs: 60_000 });
+    const created = await store.create(
       newGeneration({
         modelId: 'nano-banana-pro',
         input: { prompt: 'a fox', aspect_ratio: 'auto', num_images: 4, seed: 1, resolution: '4K' },
@@ -19,21 +19,23 @@ function generation(id: number, overrides: Partial<Generation> = {}): Generation
         createdAt: 1_700_000_000_000,
       }),
     );
-    store.markDone(created.id, '40000000000000000001', 4, 0.3, 1_700_000_001_000);
-    return { ...store.require(created.id), id, ...overrides };
+    await store.markDone(created.id, '40000000000000000001', 4, 0.3, 1_700_000_001_000);
+    return { ...(await store.require(created.id)), id, ...overrides };
   } finally {
-    db.close();
+    await database.close();
   }
 }
 
 describe('renderHistory', () => {
-  it('fits a full page in Discord’s 2000 characters with the longest ids, links and prompts', () => {
+  it('fits a full page in Discord’s 2000 characters with the longest ids, links and prompts', async () => {
     const prompt = '*_[x](y)_* '.repeat(200);
-    const generations = Array.from({ length: HISTORY_PAGE_SIZE }, (_, i) =>
-      generation(Number.MAX_SAFE_INTEGER - i, {
-        input: { prompt, aspect_ratio: 'auto', num_images: 4, seed: 1 },
-        ...(i % 2 === 1 && { status: 'failed', failureKind: 'model_unavailable', messageId: null }),
-      }),
+    const generations = await Promise.all(
+      Array.from({ length: HISTORY_PAGE_SIZE }, (_, i) =>
+        generation(Number.MAX_SAFE_INTEGER - i, {
+          input: { prompt, aspect_ratio: 'auto', num_images: 4, seed: 1 },
+          ...(i % 2 === 1 && { status: 'failed', failureKind: 'model_unavailable', messageId: null }),
+        }),
+      ),
     );
     const view = renderHistory({ generations, newer: true, older: true });
     expect(view.content.length).toBeLessThanOrEqual(2000);
@@ -42,11 +44,13 @@ describe('renderHistory', () => {
     expect(view.content).not.toMatch(/(?<!\\)\[x\]\(y\)/);
   });
 
-  it('names each way a job can stand', () => {
-    expect(historyStatus(generation(1))).toBe('✅ 4 images');
-    expect(historyStatus(generation(1, { imageCount: 1, messageId: null }))).toBe('✅ 1 image, message deleted');
-    expect(historyStatus(generation(1, { status: 'failed', failureKind: 'timeout' }))).toBe('⚠️ failed: timed out');
-    expect(historyStatus(generation(1, { status: 'cancelled', failureKind: 'cancelled' }))).toBe('✖️ cancelled');
-    expect(historyStatus(generation(1, { status: 'queued' }))).toBe('⏳ in progress');
+  it('names each way a job can stand', async () => {
+    expect(historyStatus(await generation(1))).toBe('✅ 4 images');
+    expect(historyStatus(await generation(1, { imageCount: 1, messageId: null }))).toBe('✅ 1 image, message deleted');
+    expect(historyStatus(await generation(1, { status: 'failed', failureKind: 'timeout' }))).toBe(
+      '⚠️ failed: timed out',
+    );
+    expect(historyStatus(await generation(1, { status: 'cancelled', failureKind: 'cancelled' }))).toBe('✖️ cancelled');
+    expect(historyStatus(await generation(1, { status: 'queued' }))).toBe('⏳ in progress');
   });
 });
