@@ -97,7 +97,7 @@ export class Scheduler {
    * out, and a job this process no longer holds (another adopted it) is stopped here, its row left to its new
    * holder. Then free slots are filled again (another process may have freed one).
    */
-  async renewed(renewal: Renewal): Promise<void> {
+  renewed(renewal: Renewal): void {
     for (const id of renewal.cancelRequested) this.cancel(id);
     for (const [id, job] of this.#jobs) {
       if (!renewal.held.has(id) && !job.controller.signal.aborted) {

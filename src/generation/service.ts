@@ -251,7 +251,7 @@ export class GenerationService {
     if (this.#scheduler.stopping) return Promise.resolve();
     this.#ticking ??= (async () => {
       try {
-        await this.#scheduler.renewed(await this.#options.claims.renew(this.#now()));
+        this.#scheduler.renewed(await this.#options.claims.renew(this.#now()));
         const adopted = await this.#adopt(false);
         if (adopted > 0) this.#options.logger.info('took over jobs another process left', { count: adopted });
       } catch (error) {

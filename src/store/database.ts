@@ -83,11 +83,12 @@ const OID_NUMERIC = 1700;
  * gives them: every value the bot stores fits a double exactly.
  */
 async function openPostgres(url: string): Promise<Database> {
+  const asNumber = (value: string) => Number(value);
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === OID_INT8 || oid === OID_NUMERIC
-        ? (value: string) => Number(value)
-        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        ? asNumber
+        : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
   };
   const pool = new pg.Pool({ connectionString: url, max: 10, types });
   // An idle connection the server dropped must not crash the process; the pool replaces it.
