@@ -44,6 +44,11 @@ export class Scheduler {
     this.#options = options;
   }
 
+  /** The ids of the jobs this process holds now (waiting or running). */
+  ids(): number[] {
+    return [...this.#jobs.keys()];
+  }
+
   get stopping(): boolean {
     return this.#stopping;
   }
@@ -97,10 +102,12 @@ export class Scheduler {
    * out, and a job this process no longer holds (another adopted it) is stopped here, its row left to its new
    * holder. Then free slots are filled again (another process may have freed one).
    */
-  renewed(renewal: Renewal): void {
+  renewed(renewal: Renewal, working: readonly number[]): void {
     for (const id of renewal.cancelRequested) this.cancel(id);
-    for (const [id, job] of this.#jobs) {
-      if (!renewal.held.has(id) && !job.controller.signal.aborted) {
+    // Only the jobs asked about: one admitted while the renewal was on its way is this process's all the same.
+    for (const id of working) {
+      const job = this.#jobs.get(id);
+      if (job && !renewal.held.has(id) && !job.controller.signal.aborted) {
         this.#options.logger.warn('another process took this job over; stopping it here', { generation: id });
         job.controller.abort(new JobStopped('shutdown'));
         if (job.state === 'waiting') {

@@ -251,7 +251,8 @@ export class GenerationService {
     if (this.#scheduler.stopping) return Promise.resolve();
     this.#ticking ??= (async () => {
       try {
-        this.#scheduler.renewed(await this.#options.claims.renew(this.#now()));
+        const working = this.#scheduler.ids();
+        this.#scheduler.renewed(await this.#options.claims.renew(this.#now(), working), working);
         const adopted = await this.#adopt(false);
         if (adopted > 0) this.#options.logger.info('took over jobs another process left', { count: adopted });
       } catch (error) {

@@ -249,7 +249,8 @@ export class GenerationStore {
   }
 
   /**
-   * Final states erase the interaction token (it is only kept while the job needs it) and the lease. Usage and
+   * Final states erase the interaction token (it is only kept while the job needs it) and the lease (the owner
+   * stays: who finished it). Usage and
    * cost are settled here: `imageCount` images delivered (the member's quota), `costUsd` for the images fal
    * returned (its bill).
    */
@@ -264,7 +265,6 @@ export class GenerationStore {
         cost_usd: costUsd,
         finished_at: at,
         interaction_token: null,
-        owner: null,
         lease_expires_at: null,
       })
       .where('id', '=', id)
@@ -290,7 +290,6 @@ export class GenerationStore {
         finished_at: at,
         interaction_token: null,
         quota_images: 0,
-        owner: null,
         lease_expires_at: null,
         ...(!billed && { cost_usd: 0 }),
       })

@@ -107,20 +107,28 @@ export class JobClaims {
   }
 
   /**
-   * Extends this process's leases, and reports which jobs it still holds (a job another process adopted while
-   * this one stalled is no longer its to work) and which its requesters cancelled from another process.
+   * Extends this process's leases, and reports which of the jobs it works (`working`) it still holds (one another
+   * process adopted while this one stalled is no longer its to work; one that just finished still is) and which
+   * its requesters cancelled from another process.
    */
-  async renew(now: number): Promise<Renewal> {
+  async renew(now: number, working: readonly number[]): Promise<Renewal> {
     const rows = await this.#database.db
       .updateTable('generations')
       .set({ lease_expires_at: now + this.#claimant.leaseMs })
       .where('owner', '=', this.#claimant.owner)
-      .where('status', 'in', UNFINISHED)
-      .returning(['id', 'cancel_requested'])
+      .where((eb) =>
+        working.length > 0
+          ? eb.or([eb('status', 'in', UNFINISHED), eb('id', 'in', [...working])])
+          : eb('status', 'in', UNFINISHED),
+      )
+      .returning(['id', 'status', 'cancel_requested'])
       .execute();
+    const unfinished = new Set<string>(UNFINISHED);
     return {
       held: new Set(rows.map((row) => row.id)),
-      cancelRequested: rows.filter((row) => row.cancel_requested === 1).map((row) => row.id),
+      cancelRequested: rows
+        .filter((row) => row.cancel_requested === 1 && unfinished.has(row.status))
+        .map((row) => row.id),
     };
   }
 

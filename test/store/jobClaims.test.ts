@@ -117,10 +117,12 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       await a.store.markDone(a3.id, '400000000000000001', 1, 0.08, NOW);
       expect(await b.claims.requestCancel(a2.id)).toBe(true);
 
-      const renewal = await a.claims.renew(NOW + 1000);
+      const renewal = await a.claims.renew(NOW + 1000, []);
       expect(sorted(renewal.held)).toEqual([a1.id, a2.id]);
       expect(renewal.cancelRequested).toEqual([a2.id]);
-      expect(await b.claims.renew(NOW + 1000)).toEqual({ held: new Set([b1.id]), cancelRequested: [] });
+      expect(await b.claims.renew(NOW + 1000, [])).toEqual({ held: new Set([b1.id]), cancelRequested: [] });
+      // A job this process is still winding down (finished a moment ago) is still its own, not lost.
+      expect(sorted((await a.claims.renew(NOW + 1000, [a3.id])).held)).toEqual([a1.id, a2.id, a3.id]);
 
       // The leases now run from the renewal: past the first lease, nobody may take these jobs over yet.
       const c = bot('c');
@@ -145,14 +147,14 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       expect(taken.generations.map(({ generation, cancelRequested }) => [generation.id, cancelRequested])).toEqual([
         [dead.id, true],
       ]);
-      // The adopted job is b's now: a no longer holds it.
-      expect((await a.claims.renew(NOW)).held).toEqual(new Set([alive.id]));
-      expect((await b.claims.renew(NOW)).held).toEqual(new Set([dead.id]));
+      // The adopted job is b's now: a no longer holds it, even while still working on it.
+      expect((await a.claims.renew(NOW, [dead.id, alive.id])).held).toEqual(new Set([alive.id]));
+      expect((await b.claims.renew(NOW, [])).held).toEqual(new Set([dead.id]));
 
       // `all` (a SQLite file has one process): every unfinished job, whatever its lease.
       const all = await b.claims.adopt(NOW, { all: true });
       expect(all.generations.map(({ generation }) => generation.id)).toEqual([dead.id, alive.id]);
-      expect((await a.claims.renew(NOW)).held).toEqual(new Set());
+      expect((await a.claims.renew(NOW, [])).held).toEqual(new Set());
       await expect(b.store.require(finished.id)).resolves.toMatchObject({ status: 'failed' });
     });
   });
@@ -186,7 +188,7 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       expect(await b.claims.requestCancel(cancelled.id)).toBe(false);
       expect(await b.claims.requestCancel(waiting.id + 1)).toBe(false);
       expect(await b.claims.requestCancel(waiting.id)).toBe(true);
-      expect((await a.claims.renew(NOW)).cancelRequested).toEqual([waiting.id]);
+      expect((await a.claims.renew(NOW, [])).cancelRequested).toEqual([waiting.id]);
     });
 
     it.skipIf(engine === 'sqlite')('wakes the process holding the job (PostgreSQL)', async () => {
@@ -196,7 +198,7 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       const woken = new Promise<void>((resolve) => a.claims.onWake(resolve));
       expect(await b.claims.requestCancel(job.id)).toBe(true);
       await woken;
-      expect((await a.claims.renew(NOW)).cancelRequested).toEqual([job.id]);
+      expect((await a.claims.renew(NOW, [])).cancelRequested).toEqual([job.id]);
     });
   });
 });
