@@ -168,7 +168,7 @@ export async function createBot(
     async start() {
       if (metricsServer && config.metrics) {
         // Before login, so /healthz answers (and /readyz says why not yet) while the gateway connects.
-        metricsAddress = await metricsServer.listen(config.metrics.host, config.metrics.port);
+        metricsAddress = await metricsServer.listen(config.metrics.host, metricsPort(config.metrics.port, config));
         logger.info('serving /metrics, /healthz and /readyz', { ...metricsAddress });
       }
       const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
@@ -178,6 +178,9 @@ export async function createBot(
       warnAboutRetiredDefault(config, logger);
       const resumed = await generations.run();
       if (resumed > 0) logger.info('resumed unfinished generations', { count: resumed });
+      // Under sharding one process registers the commands (the one with shard 0): they are the same for all.
+      const shards = config.sharding.shardIds;
+      if (shards && !shards.includes(0)) return;
       try {
         await syncCommands({
           rest: client.rest,
@@ -221,6 +224,15 @@ async function readiness(database: Database, client: Client, draining: boolean):
     clearTimeout(timer);
   }
   return client.isReady() ? null : 'not connected to the Discord gateway';
+}
+
+/**
+ * The port this process serves metrics on: METRICS_PORT, or under sharding, where every shard is a process with
+ * the same environment, METRICS_PORT plus the process's first shard id (0 still picks a free port).
+ */
+export function metricsPort(port: number, config: Pick<Config, 'sharding'>): number {
+  const first = config.sharding.shardIds?.[0];
+  return port === 0 || first === undefined ? port : port + first;
 }
 
 /** A default model Google retired (Imagen 4) still runs where fal serves it, but the operator should know. */

@@ -18,6 +18,8 @@ const NUMBERS = {
   IMAGE_MAX_BYTES: { min: 1024, max: 100 * 1024 * 1024, fallback: 25 * 1024 * 1024, unit: 'bytes' },
   SHUTDOWN_GRACE_SECONDS: { min: 0, max: 600, fallback: 20, unit: 'seconds' },
   JOB_LEASE_SECONDS: { min: 2, max: 600, fallback: 30, unit: 'seconds' },
+  // discord.js's own default: Discord lets a bot IDENTIFY once per 5 seconds (max_concurrency 1).
+  SHARD_SPAWN_DELAY_MS: { min: 0, max: 60_000, fallback: 5500, unit: 'milliseconds' },
   USER_MAX_ACTIVE_JOBS: { min: 1, max: 50, fallback: 1, unit: 'jobs' },
   USER_COOLDOWN_SECONDS: { min: 0, max: 86_400, fallback: 0, unit: 'seconds' },
   USER_DAILY_IMAGES: { min: 0, max: 100_000, fallback: 40, unit: 'images' },
@@ -41,6 +43,10 @@ const HINTS: Record<string, string> = {
   DATABASE_URL:
     'leave it unset for the SQLite file, or give a PostgreSQL URL such as postgres://imagen:secret@127.0.0.1:5432/imagen',
   SHARD_COUNT: 'leave it unset for one process, or give auto (Discord’s recommendation) or a number of shards',
+  SHARDS:
+    'leave it unset (the sharding manager sets it in the processes it starts), or give the shard this process runs, e.g. 1, or a list such as [0,1], with SHARD_COUNT the total',
+  SHARD_LIST:
+    'leave it unset to run every shard here, or give the shard ids this machine runs, separated by commas, e.g. 0,1 (each below SHARD_COUNT)',
   DISCORD_GUILD_ID:
     'leave it unset to register commands globally, or give a server id (right-click the server -> Copy Server ID)',
   IMAGEN_MODEL: `use one of: ${MODEL_IDS.join(', ')}`,
@@ -56,6 +62,22 @@ const HINTS: Record<string, string> = {
     Object.keys(DOLLARS).map((name) => [name, 'give an amount in US dollars, e.g. 12.50 (0 blocks all use)']),
   ),
 };
+
+/** Discord's own cap is far lower in practice; this only keeps a typo from spawning a million processes. */
+const MAX_SHARDS = 10_000;
+
+/** Shard ids from a comma-separated list, each once, in the order given. */
+function shardIds(text: string): number[] {
+  return [...new Set(text.split(',').map((id) => Number(id.trim())))];
+}
+
+/**
+ * False when `ids` names a shard at or above `count`. Zod runs the object's checks even over a field that failed its
+ * own (then still a string): that field's problem is already reported, so this one passes it.
+ */
+function allBelow(ids: readonly number[] | undefined, count: number | 'auto' | undefined): boolean {
+  return !Array.isArray(ids) || typeof count !== 'number' || ids.every((id) => id < count);
+}
 
 const optionalString = z
   .string()
@@ -124,18 +146,29 @@ const EnvSchema = z
     ),
     SHARD_COUNT: optionalString.pipe(
       z
-        .union([
-          z.literal('auto'),
-          z
-            .string()
-            .regex(/^\d+$/, { error: 'must be auto or a whole number' })
-            .transform(Number)
-            .pipe(z.number().min(1, { error: 'must be at least 1' }).max(10_000)),
-        ])
+        .string()
+        .regex(/^(auto|\d+)$/, { error: 'must be auto or a whole number' })
+        .transform((text) => (text === 'auto' ? 'auto' : Number(text)))
+        .refine((count) => count === 'auto' || count >= 1, { error: 'must be at least 1' })
+        .refine((count) => count === 'auto' || count <= MAX_SHARDS, { error: `must be at most ${MAX_SHARDS}` })
         .optional(),
     ),
-    // Set by discord.js's ShardingManager in the processes it starts: this process is one of the shards.
-    SHARDING_MANAGER: optionalString,
+    // Set by discord.js's ShardingManager in the processes it starts (or by hand): this process is a shard.
+    // discord.js's Client reads it too, with JSON.parse, hence a number or a JSON list.
+    SHARDS: optionalString.pipe(
+      z
+        .string()
+        .regex(/^(\d+|\[\s*\d+(\s*,\s*\d+)*\s*\])$/, { error: 'must be a shard id or a list such as [0,1]' })
+        .transform((text) => shardIds(text.replace(/[[\]]/g, '')))
+        .optional(),
+    ),
+    SHARD_LIST: optionalString.pipe(
+      z
+        .string()
+        .regex(/^\d+(\s*,\s*\d+)*$/, { error: 'must be shard ids separated by commas' })
+        .transform(shardIds)
+        .optional(),
+    ),
     DISCORD_GUILD_ID: optionalString.pipe(
       z
         .string()
@@ -190,6 +223,22 @@ const EnvSchema = z
     path: ['SHARD_COUNT'],
     error: 'needs DATABASE_URL: every shard is its own process, and only PostgreSQL is shared by several',
   })
+  .refine((env) => env.SHARDS === undefined || typeof env.SHARD_COUNT === 'number', {
+    path: ['SHARDS'],
+    error: 'needs SHARD_COUNT set to the number of shards of the whole bot',
+  })
+  .refine((env) => allBelow(env.SHARDS, env.SHARD_COUNT), {
+    path: ['SHARDS'],
+    error: 'names a shard that is not below SHARD_COUNT (shards count from 0)',
+  })
+  .refine((env) => env.SHARD_LIST === undefined || typeof env.SHARD_COUNT === 'number', {
+    path: ['SHARD_LIST'],
+    error: 'needs SHARD_COUNT set to a number: the machines that split the shards must agree on their total',
+  })
+  .refine((env) => allBelow(env.SHARD_LIST, env.SHARD_COUNT), {
+    path: ['SHARD_LIST'],
+    error: 'names a shard that is not below SHARD_COUNT (shards count from 0)',
+  })
   .refine((env) => !env.IMAGEN_MODELS || env.IMAGEN_MODELS.includes(env.IMAGEN_MODEL), {
     path: ['IMAGEN_MODEL'],
     error: 'is not one of IMAGEN_MODELS (the default model must be offered)',
@@ -218,11 +267,21 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** How long a process's hold on a job lasts unrenewed: after it dies, another takes its jobs over this late. */
   readonly jobLeaseMs: number;
-  /**
-   * Gateway shards (SHARD_COUNT): a number, or 'auto' for Discord's recommendation; undefined runs one process.
-   * `shard` is true in a process the sharding manager started (it connects its own shards).
-   */
-  readonly sharding: { readonly count: number | 'auto' | undefined; readonly shard: boolean };
+  /** Gateway sharding (https://discord.com/developers/docs/events/gateway#sharding); see src/sharding.ts. */
+  readonly sharding: {
+    /** SHARD_COUNT: a number, or 'auto' for Discord's recommendation; undefined runs one process, unsharded. */
+    readonly count: number | 'auto' | undefined;
+    /**
+     * SHARDS: the shards this process connects, when it is a shard process (started by the sharding manager, or
+     * by hand with SHARDS and SHARD_COUNT); undefined in a process that runs the manager or runs unsharded.
+     * discord.js's Client reads SHARDS and SHARD_COUNT itself.
+     */
+    readonly shardIds: readonly number[] | undefined;
+    /** SHARD_LIST: the shards this machine's manager runs (the others run elsewhere); undefined: all of them. */
+    readonly shardList: readonly number[] | undefined;
+    /** Pause between two shard processes' starts, for Discord's IDENTIFY rate limit. */
+    readonly spawnDelayMs: number;
+  };
   readonly guildId: string | undefined;
   /** The model a server uses until its admins pick another. */
   readonly defaultModel: ModelId;
@@ -279,7 +338,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     databasePath: e.DATABASE_PATH,
     databaseUrl: e.DATABASE_URL,
     jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,
-    sharding: Object.freeze({ count: e.SHARD_COUNT, shard: e.SHARDING_MANAGER !== undefined }),
+    sharding: Object.freeze({
+      count: e.SHARD_COUNT,
+      shardIds: e.SHARDS && Object.freeze(e.SHARDS),
+      shardList: e.SHARD_LIST && Object.freeze(e.SHARD_LIST),
+      spawnDelayMs: e.SHARD_SPAWN_DELAY_MS,
+    }),
     guildId: e.DISCORD_GUILD_ID,
     defaultModel: e.IMAGEN_MODEL,
     models: Object.freeze(offeredModels(e.IMAGEN_MODELS, e.IMAGEN_MODEL)),

@@ -3,8 +3,12 @@ import { createBot, type Bot } from './bot.js';
 import { ConfigError, loadConfigFromEnvironment, type Config } from './config.js';
 import { loadCommands } from './discord/loadCommands.js';
 import { createLogger, errorContext } from './logger.js';
+import { runShardingManager, runsShardingManager } from './sharding.js';
 
-/** `npm start`: validate the configuration, build the bot, log in, and shut down cleanly on a signal. */
+/**
+ * `npm start`: validate the configuration, build the bot, log in, and shut down cleanly on a signal. With
+ * SHARD_COUNT, this process runs the sharding manager instead, which starts this entry point once per shard.
+ */
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -19,6 +23,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] });
   process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', errorContext(reason)));
   process.on('uncaughtException', (error) => logger.error('uncaught exception', errorContext(error)));
+  if (runsShardingManager(config)) {
+    await runShardingManager(config, logger);
+    return;
+  }
 
   const commands = loadCommands(commandModules);
   let bot: Bot;
@@ -49,6 +57,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // A shard the sharding manager started has an IPC channel to it. When the manager is gone (killed, crashed), the
+  // shard stops too: a restarted manager would otherwise run the same shard twice, and members get answers twice.
+  process.once('disconnect', () => {
+    // discord.js's shard client still reports to the manager while it logs out; with no one left to tell, Node
+    // raises ERR_IPC_CHANNEL_CLOSED on `process` for each report.
+    process.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ERR_IPC_CHANNEL_CLOSED') logger.error('process error', errorContext(error));
+    });
+    shutdown('sharding manager gone');
+  });
 
   try {
     await bot.start();

@@ -159,3 +159,65 @@ describe('.env.example and README', () => {
     }
   });
 });
+
+describe('SHARD_COUNT, SHARDS, SHARD_LIST and SHARD_SPAWN_DELAY_MS', () => {
+  const postgres = { ...valid, DATABASE_URL: 'postgres://imagen@127.0.0.1:5432/imagen' };
+
+  it('run one process, unsharded, when unset', () => {
+    expect(loadConfig(valid).sharding).toEqual({
+      count: undefined,
+      shardIds: undefined,
+      shardList: undefined,
+      spawnDelayMs: 5500,
+    });
+  });
+
+  it('run the sharding manager with SHARD_COUNT: a number or auto, every shard or those of SHARD_LIST', () => {
+    expect(loadConfig({ ...postgres, SHARD_COUNT: 'auto' }).sharding).toMatchObject({
+      count: 'auto',
+      shardIds: undefined,
+    });
+    expect(
+      loadConfig({ ...postgres, SHARD_COUNT: '4', SHARD_LIST: '2, 3,2', SHARD_SPAWN_DELAY_MS: '0' }).sharding,
+    ).toEqual({ count: 4, shardIds: undefined, shardList: [2, 3], spawnDelayMs: 0 });
+  });
+
+  it('make this process a shard with SHARDS, as the manager sets it or as given by hand (one id or a list)', () => {
+    // What discord.js's ShardingManager gives its children: SHARDING_MANAGER, SHARDS and SHARD_COUNT.
+    const child = loadConfig({ ...postgres, SHARDING_MANAGER: 'true', SHARDS: '1', SHARD_COUNT: '3' });
+    expect(child.sharding).toMatchObject({ count: 3, shardIds: [1] });
+    expect(loadConfig({ ...postgres, SHARDS: '1', SHARD_COUNT: '3' }).sharding.shardIds).toEqual([1]);
+    expect(loadConfig({ ...postgres, SHARDS: '[0, 2]', SHARD_COUNT: '3' }).sharding.shardIds).toEqual([0, 2]);
+  });
+
+  it('need DATABASE_URL: every shard is a process of its own', () => {
+    expect(problems({ ...valid, SHARD_COUNT: '2' })).toEqual([
+      expect.stringMatching(
+        /^SHARD_COUNT needs DATABASE_URL: .*PostgreSQL.*: leave it unset for one process/,
+      ) as unknown,
+    ]);
+  });
+
+  it('refuse values that do not make a set of shards, in plain words with a hint', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ SHARD_COUNT: '0' }, /^SHARD_COUNT must be at least 1: .*auto/],
+      [{ SHARD_COUNT: 'many' }, /^SHARD_COUNT must be auto or a whole number: /],
+      [{ SHARD_COUNT: '3', SHARDS: 'one' }, /^SHARDS must be a shard id or a list such as \[0,1\]: /],
+      [{ SHARD_COUNT: '3', SHARDS: '0,1' }, /^SHARDS must be a shard id or a list/],
+      [{ SHARDS: '1' }, /^SHARDS needs SHARD_COUNT set to the number of shards .*: leave it unset/],
+      [{ SHARD_COUNT: 'auto', SHARDS: '1' }, /^SHARDS needs SHARD_COUNT set to the number/],
+      [{ SHARD_COUNT: '3', SHARDS: '3' }, /^SHARDS names a shard that is not below SHARD_COUNT/],
+      [{ SHARD_COUNT: '2', SHARD_LIST: '0;1' }, /^SHARD_LIST must be shard ids separated by commas: .*e\.g\. 0,1/],
+      [{ SHARD_COUNT: '2', SHARD_LIST: '1,2' }, /^SHARD_LIST names a shard that is not below SHARD_COUNT/],
+      [{ SHARD_COUNT: 'auto', SHARD_LIST: '0' }, /^SHARD_LIST needs SHARD_COUNT set to a number: .*agree/],
+      [{ SHARD_LIST: '0' }, /^SHARD_LIST needs SHARD_COUNT/],
+      [
+        { SHARD_SPAWN_DELAY_MS: '60001' },
+        /^SHARD_SPAWN_DELAY_MS must be at most 60000: .*from 0 to 60000 milliseconds/,
+      ],
+    ];
+    for (const [env, expected] of cases) {
+      expect(problems({ ...postgres, ...env }), JSON.stringify(env)).toEqual([expect.stringMatching(expected)]);
+    }
+  });
+});

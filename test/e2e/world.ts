@@ -6,7 +6,7 @@ import { createBot, type Bot } from '../../src/bot.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { loadCommands } from '../../src/discord/loadCommands.js';
 import { createLogger } from '../../src/logger.js';
-import { FakeDiscord, type RecordedRequest } from '../fakes/discord.js';
+import { FakeDiscord, type FakeDiscordOptions, type RecordedRequest } from '../fakes/discord.js';
 import { FakeFal } from '../fakes/fal.js';
 import { openDatabase } from '../../src/store/database.js';
 import { createPostgresDatabase } from '../support/databases.js';
@@ -49,9 +49,10 @@ export interface Fakes {
 
 export async function startFakes(
   env: Record<string, string> = {},
-  options: { fileSizeLimit?: number } = {},
+  options: { fileSizeLimit?: number; discord?: FakeDiscordOptions } = {},
 ): Promise<Fakes> {
   const discord = await FakeDiscord.start({
+    ...options.discord,
     token: TEST_DISCORD_TOKEN,
     ...(options.fileSizeLimit !== undefined && { fileSizeLimit: options.fileSizeLimit }),
   });

@@ -20,6 +20,7 @@ import {
 } from 'discord.js';
 import type { ChatInputCommandInteraction, Interaction } from 'discord.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { FakeDiscord, snowflake } from './discord.js';
 import type { InteractionPayload, RecordedRequest } from './discord.js';
 
@@ -510,5 +511,139 @@ describe('FakeDiscord with the real discord.js Client', () => {
     await resumed;
     expect((await interaction).isChatInputCommand()).toBe(true);
     expect(fake.requests.filter((r) => r.path === '/gateway/bot')).toHaveLength(1);
+  });
+});
+
+/** A guild id Discord routes to shard `shard` of `count` ((id >> 22) % count). */
+function guildOnShard(shard: number, count: number): string {
+  return String((BigInt(count) * 1_000_000_000n + BigInt(shard)) << 22n);
+}
+
+/** A client that connects only `shards` of `shardCount`, as one shard process of a ShardingManager does. */
+async function loginShards(shards: number[] | 'auto', shardCount?: number): Promise<Client> {
+  const client = new Client({ intents: [], rest: { api: fake.apiUrl }, shards, ...(shardCount && { shardCount }) });
+  clients.push(client);
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  await client.login(fake.token);
+  await ready;
+  return client;
+}
+
+/**
+ * Identifies on a raw gateway socket: READY's payload (and the shards the fake has live then), or the code and
+ * reason the fake closed it with.
+ */
+async function identify(
+  shard?: unknown,
+): Promise<{ ready: unknown; liveShards: unknown[] } | { code: number; reason: string }> {
+  const socket = new WebSocket(`${fake.gatewayUrl}/?v=10&encoding=json`);
+  try {
+    return await new Promise((resolve, reject) => {
+      socket.on('error', reject);
+      socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      socket.on('message', (raw: Buffer) => {
+        const payload = JSON.parse(raw.toString()) as { op: number; t: string | null; d: unknown };
+        if (payload.op === 10) {
+          const d = { token: fake.token, intents: 0, properties: {}, ...(shard !== undefined && { shard }) };
+          socket.send(JSON.stringify({ op: 2, d }));
+        }
+        if (payload.t === 'READY') resolve({ ready: payload.d, liveShards: fake.liveShards() });
+      });
+    });
+  } finally {
+    socket.terminate();
+  }
+}
+
+describe('FakeDiscord gateway sharding', () => {
+  async function restart(shards: number): Promise<void> {
+    await fake.close();
+    fake = await FakeDiscord.start({ shards });
+  }
+
+  it('recommends its shard count on GET /gateway/bot, which shards: auto follows', async () => {
+    // Two, not more: discord.js waits out Discord's 5-second IDENTIFY interval between its shards.
+    await restart(2);
+    const client = await loginShards('auto');
+    expect(fake.requests.find((r) => r.path === '/gateway/bot')?.response).toMatchObject({ shards: 2 });
+    expect(client.options.shardCount).toBe(2);
+    expect(fake.liveShards().sort()).toEqual([
+      [0, 2],
+      [1, 2],
+    ]);
+  });
+
+  it('sends a guild’s interactions to the session of shard (guild_id >> 22) % count, and DMs to shard 0', async () => {
+    await restart(2);
+    const shard0 = await loginShards([0], 2);
+    const shard1 = await loginShards([1], 2);
+    const received: Array<[string, string]> = [];
+    shard0.on(Events.InteractionCreate, (i) => received.push(['shard 0', i.id]));
+    shard1.on(Events.InteractionCreate, (i) => received.push(['shard 1', i.id]));
+
+    const [onShard1, onShard0] = [guildOnShard(1, 2), guildOnShard(0, 2)];
+    expect([FakeDiscord.shardOf(onShard1, 2), FakeDiscord.shardOf(onShard0, 2)]).toEqual([1, 0]);
+    expect(FakeDiscord.shardOf(undefined, 2)).toBe(0);
+    const first = fake.chatInput({ name: 'imagine', guildId: onShard1 });
+    const second = fake.chatInput({ name: 'imagine', guildId: onShard0 });
+    const dm = fake.chatInput({ name: 'imagine', guildId: null });
+    expect(fake.dispatchInteraction(first)).toEqual([1, 2]);
+    expect(fake.dispatchInteraction(second)).toEqual([0, 2]);
+    expect(fake.dispatchInteraction(dm)).toEqual([0, 2]);
+    await expect.poll(() => received.length).toBe(3);
+    expect(received.sort()).toEqual(
+      [
+        ['shard 0', second.id],
+        ['shard 0', dm.id],
+        ['shard 1', first.id],
+      ].sort(),
+    );
+  });
+
+  it('throws when no session of the guild’s shard is connected', async () => {
+    await restart(2);
+    await loginShards([0], 2);
+    expect(() => fake.dispatchInteraction(fake.chatInput({ name: 'imagine', guildId: guildOnShard(1, 2) }))).toThrow(
+      /no gateway client is connected for guild/,
+    );
+    expect(fake.dispatchInteraction(fake.chatInput({ name: 'imagine', guildId: guildOnShard(0, 2) }))).toEqual([0, 2]);
+  });
+
+  it('keeps a shard’s interactions for RESUME while that shard reconnects; the other shard is not involved', async () => {
+    await restart(2);
+    const shard0 = await loginShards([0], 2);
+    const shard1 = await loginShards([1], 2);
+    let shard0Got = 0;
+    shard0.on(Events.InteractionCreate, () => (shard0Got += 1));
+    const resumed = new Promise<void>((resolve) => shard1.once(Events.ShardResume, () => resolve()));
+    await fake.dropGatewayConnection(4000, 1);
+    const interaction = deliver(shard1, fake.chatInput({ name: 'imagine', guildId: guildOnShard(1, 2) }));
+    await resumed;
+    expect((await interaction).isChatInputCommand()).toBe(true);
+    expect(shard0Got).toBe(0);
+  });
+
+  it('closes an IDENTIFY with an impossible shard with 4010 Invalid shard', async () => {
+    for (const shard of [[2, 2], [0, 0], [-1, 2], [0.5, 2], [0], 'zero']) {
+      expect(await identify(shard)).toEqual({ code: 4010, reason: 'Invalid shard' });
+    }
+    expect(await identify([1, 3])).toMatchObject({ ready: { shard: [1, 3] } });
+  });
+
+  it('closes with 4011 Sharding required a client that identifies with fewer shards than it recommends', async () => {
+    await restart(2);
+    expect(await identify()).toEqual({ code: 4011, reason: 'Sharding required' });
+    expect(await identify([0, 1])).toEqual({ code: 4011, reason: 'Sharding required' });
+    expect(await identify([1, 2])).toMatchObject({ ready: { shard: [1, 2] } });
+    expect(await identify([3, 4])).toMatchObject({ ready: { shard: [3, 4] } });
+
+    fake.setRecommendedShards(5);
+    expect(await identify([3, 4])).toEqual({ code: 4011, reason: 'Sharding required' });
+  });
+
+  it('accepts an IDENTIFY without shard as shard [0, 1] while it recommends one shard', async () => {
+    const answer = await identify();
+    expect(answer).toMatchObject({ ready: { session_id: expect.any(String) as unknown }, liveShards: [[0, 1]] });
+    expect(answer).not.toHaveProperty('ready.shard');
   });
 });

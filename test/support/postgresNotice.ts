@@ -13,8 +13,8 @@ export default async function setup(): Promise<(() => void) | undefined> {
   if (!url) {
     const notice = () =>
       process.stderr.write(
-        `\n*** PostgreSQL run SKIPPED: TEST_DATABASE_URL is not set, so the end-to-end and multi-process tests ` +
-          `ran on SQLite only.\n*** ${HOW}\n\n`,
+        `\n*** PostgreSQL run SKIPPED: TEST_DATABASE_URL is not set. The end-to-end suite ran on SQLite only; ` +
+          `the store's PostgreSQL tests and the multi-process tests (test/multiprocess) did not run.\n*** ${HOW}\n\n`,
       );
     notice();
     return notice;

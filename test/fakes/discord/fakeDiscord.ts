@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { button, chatInput, modalSubmit } from './builders.js';
-import { FakeGateway } from './gateway.js';
+import { FakeGateway, shardOf, type ShardTuple } from './gateway.js';
 import { serveHttp } from './http.js';
 import { DiscordModel } from './model.js';
 import { DEFAULT_USER, snowflake, type Json } from './protocol.js';
@@ -81,8 +81,17 @@ export class FakeDiscord {
     this.requests = this.#log.requests;
     this.invalidBodies = this.#log.invalidBodies;
     this.internalErrors = this.#log.internalErrors;
-    serveHttp(server, model, this.#log, new Router(model, this.#log));
-    this.#gateway = new FakeGateway(server, model, options.heartbeatInterval ?? 41_250);
+    const gateway = new FakeGateway(server, model, {
+      heartbeatInterval: options.heartbeatInterval ?? 41_250,
+      recommendedShards: checkedShardCount(options.shards ?? 1),
+    });
+    this.#gateway = gateway;
+    serveHttp(
+      server,
+      model,
+      this.#log,
+      new Router(model, this.#log, { recommendedShards: () => gateway.recommendedShards }),
+    );
   }
 
   /** Starts the fake on a free loopback port. */
@@ -103,25 +112,52 @@ export class FakeDiscord {
 
   // ----- test controls ----------------------------------------------------------------------------------
 
-  /** Resolves once a client has IDENTIFIED and been sent READY (immediately if one is connected now). */
-  waitForReady(): Promise<void> {
-    return this.#gateway.waitForReady();
+  /**
+   * Resolves once a client has IDENTIFIED and been sent READY (immediately if one is connected now); with
+   * `shard` (`[id, count]`), a client of that shard.
+   */
+  waitForReady(shard?: ShardTuple): Promise<void> {
+    return this.#gateway.waitForReady(shard);
+  }
+
+  /** The `[id, count]` of every connected gateway session, in the order they became READY. */
+  liveShards(): ShardTuple[] {
+    return this.#gateway.liveShards();
   }
 
   /**
-   * Dispatches an INTERACTION_CREATE to the most recently READY client and remembers the interaction.
-   * While that client is reconnecting after a drop (see {@link dropGatewayConnection}) the event is kept
-   * and replayed on RESUME, as Discord does. Throws when no client is connected.
+   * The shard Discord sends a guild's events to: `(guild_id >> 22) % count`; DMs (no guild) go to shard 0
+   * (https://discord.com/developers/docs/events/gateway#sharding).
    */
-  dispatchInteraction(payload: object): void {
-    const session = this.#gateway.dispatchSession();
+  static shardOf(guildId: string | undefined, count: number): number {
+    return shardOf(guildId, count);
+  }
+
+  /**
+   * What GET /gateway/bot recommends from now on (Discord raises it as a bot joins servers); a client that
+   * identifies with fewer shards is then closed with 4011 Sharding required. Sessions already open stay.
+   */
+  setRecommendedShards(count: number): void {
+    this.#gateway.recommendedShards = checkedShardCount(count);
+  }
+
+  /**
+   * Dispatches an INTERACTION_CREATE and remembers the interaction. It goes where Discord sends it: to the most
+   * recently READY session of the guild's shard ({@link shardOf}; DMs to shard 0). While that session is
+   * reconnecting after a drop (see {@link dropGatewayConnection}) the event is kept and replayed on RESUME, as
+   * Discord does. Throws when no client of that shard is connected. Returns the shard it was sent to.
+   */
+  dispatchInteraction(payload: object): ShardTuple {
     const data = payload as Json;
     const id = data['id'];
     const token = data['token'];
+    const guildId = data['guild_id'];
     if (typeof id !== 'string' || typeof token !== 'string')
       throw new Error('FakeDiscord: interaction payload needs id and token');
+    const session = this.#gateway.dispatchSession(typeof guildId === 'string' ? guildId : undefined);
     this.#model.addInteraction(data, id, token);
     this.#gateway.dispatch(session, 'INTERACTION_CREATE', payload);
+    return session.shard;
   }
 
   /** Waits until a recorded request matches (already-recorded ones count). */
@@ -179,9 +215,12 @@ export class FakeDiscord {
     return this.#model.originalMessage(idOrPayload);
   }
 
-  /** Closes the current gateway connection like a network blip (code 4000): discord.js resumes. */
-  dropGatewayConnection(code = 4000): Promise<void> {
-    return this.#gateway.dropGatewayConnection(code);
+  /**
+   * Closes a gateway connection like a network blip (code 4000): discord.js resumes. The most recently READY
+   * one, or with `shardId` the most recent of that shard.
+   */
+  dropGatewayConnection(code = 4000, shardId?: number): Promise<void> {
+    return this.#gateway.dropGatewayConnection(code, shardId);
   }
 
   /** Closes the HTTP and WebSocket servers and every socket. */
@@ -221,4 +260,9 @@ export class FakeDiscord {
   modalSubmit(opts: ModalSubmitOptions): InteractionPayload {
     return modalSubmit(this.#model, opts);
   }
+}
+
+function checkedShardCount(count: number): number {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`FakeDiscord: a shard count is a whole number >= 1`);
+  return count;
 }

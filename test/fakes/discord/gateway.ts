@@ -1,7 +1,8 @@
 /**
  * The fake gateway (https://discord.com/developers/docs/events/gateway): a WebSocket server on the same port
  * that sends HELLO, answers heartbeats, accepts IDENTIFY (READY) and RESUME (replaying missed dispatches),
- * closes with Discord's close codes, and dispatches events to the most recently READY session.
+ * closes with Discord's close codes, and dispatches a guild's events to the most recently READY session of the
+ * guild's shard (https://discord.com/developers/docs/events/gateway#sharding).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
@@ -10,8 +11,18 @@ import type { RawData } from 'ws';
 import type { DiscordModel } from './model.js';
 import { isObject, type Json } from './protocol.js';
 
+/** `[shard_id, num_shards]`, as IDENTIFY sends it. */
+export type ShardTuple = readonly [id: number, count: number];
+
+/** The shard Discord sends a guild's events to; DMs (no guild) go to shard 0. */
+export function shardOf(guildId: string | undefined, count: number): number {
+  return guildId === undefined ? 0 : Number((BigInt(guildId) >> 22n) % BigInt(count));
+}
+
 export interface GatewaySession {
   id: string;
+  /** The shard the client identified as ([0, 1] when it sent none). */
+  shard: ShardTuple;
   seq: number;
   connection: GatewayConnection | undefined;
   /** Dispatches sent in this session, for RESUME replay. */
@@ -29,40 +40,65 @@ export class FakeGateway {
   readonly #model: DiscordModel;
   readonly #heartbeatInterval: number;
   readonly #wss: WebSocketServer;
-  readonly #readyWaiters: Array<() => void> = [];
+  /** Each returns true once it has resolved. */
+  readonly #readyWaiters: Array<() => boolean> = [];
   readonly #connections = new Set<GatewayConnection>();
   readonly #sessions = new Map<string, GatewaySession>();
-  /** Sessions in the order they became READY/RESUMED; the last live one receives dispatches. */
+  /** Sessions in the order they became READY/RESUMED; the last one of a guild's shard receives its dispatches. */
   #readyOrder: GatewaySession[] = [];
+  /** What GET /gateway/bot recommends; a client identifying with fewer shards is refused (when above 1). */
+  recommendedShards: number;
 
-  constructor(server: Server, model: DiscordModel, heartbeatInterval: number) {
+  constructor(server: Server, model: DiscordModel, options: { heartbeatInterval: number; recommendedShards: number }) {
     this.#model = model;
-    this.#heartbeatInterval = heartbeatInterval;
+    this.#heartbeatInterval = options.heartbeatInterval;
+    this.recommendedShards = options.recommendedShards;
     this.#wss = new WebSocketServer({ server });
     this.#wss.on('connection', (socket, req) => this.#onGatewayConnection(socket, req));
   }
 
-  /** Resolves once a client has IDENTIFIED and been sent READY (immediately if one is connected now). */
-  waitForReady(): Promise<void> {
-    if (this.#liveSession()) return Promise.resolve();
-    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  /**
+   * Resolves once a client has IDENTIFIED and been sent READY (immediately if one is connected now); with
+   * `shard`, a client of that shard.
+   */
+  waitForReady(shard?: ShardTuple): Promise<void> {
+    const ready = () => this.#liveSessions().some((s) => shard === undefined || sameShard(s.shard, shard));
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = () => {
+        if (!ready()) return false;
+        resolve();
+        return true;
+      };
+      this.#readyWaiters.push(waiter);
+    });
+  }
+
+  /** The shards of the connected sessions, in the order they became READY. */
+  liveShards(): ShardTuple[] {
+    return this.#liveSessions().map((s) => s.shard);
   }
 
   /**
-   * The session dispatches go to: the most recently READY one, also while it is reconnecting after a drop
-   * (its events are then replayed on RESUME). Throws when no client is connected.
+   * The session a guild's events go to (`guildId` undefined: a DM, shard 0): the most recently READY session of
+   * the guild's shard, also while it is reconnecting after a drop (its events are then replayed on RESUME).
+   * Throws when no client of that shard is connected.
    */
-  dispatchSession(): GatewaySession {
-    const session = this.#readyOrder.at(-1);
+  dispatchSession(guildId: string | undefined): GatewaySession {
+    const session = this.#readyOrder.findLast((s) => shardOf(guildId, s.shard[1]) === s.shard[0]);
     if (!session || (!session.connection && !session.resumable)) {
-      throw new Error('FakeDiscord: no gateway client is connected (call client.login first)');
+      const where = guildId === undefined ? 'DMs (shard 0)' : `guild ${guildId}`;
+      throw new Error(`FakeDiscord: no gateway client is connected for ${where} (call client.login first)`);
     }
     return session;
   }
 
-  /** Closes the current gateway connection like a network blip (code 4000): discord.js resumes. */
-  async dropGatewayConnection(code = 4000): Promise<void> {
-    const session = this.#liveSession();
+  /**
+   * Closes a gateway connection like a network blip (code 4000): discord.js resumes. The most recently READY
+   * one, or with `shardId` the most recent of that shard.
+   */
+  async dropGatewayConnection(code = 4000, shardId?: number): Promise<void> {
+    const session = this.#liveSessions().findLast((s) => shardId === undefined || s.shard[0] === shardId);
     const socket = session?.connection?.socket;
     if (!socket) throw new Error('FakeDiscord: no gateway client is connected');
     await new Promise<void>((resolve) => {
@@ -77,9 +113,8 @@ export class FakeGateway {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
-  #liveSession(): GatewaySession | undefined {
-    const session = this.#readyOrder.at(-1);
-    return session?.connection?.socket.readyState === WebSocket.OPEN ? session : undefined;
+  #liveSessions(): GatewaySession[] {
+    return this.#readyOrder.filter((s) => s.connection?.socket.readyState === WebSocket.OPEN);
   }
 
   #onGatewayConnection(socket: WebSocket, req: IncomingMessage): void {
@@ -136,13 +171,18 @@ export class FakeGateway {
           socket.close(4013, 'Invalid intent(s)');
           return;
         }
-        const shard = d['shard'];
-        if (shard !== undefined && (!Array.isArray(shard) || shard[0] !== 0 || shard[1] !== 1)) {
+        const shard = d['shard'] === undefined ? ([0, 1] as const) : parseShard(d['shard']);
+        if (!shard) {
           socket.close(4010, 'Invalid shard');
+          return;
+        }
+        if (this.recommendedShards > 1 && shard[1] < this.recommendedShards) {
+          socket.close(4011, 'Sharding required');
           return;
         }
         const session: GatewaySession = {
           id: randomBytes(16).toString('hex'),
+          shard,
           seq: 0,
           connection,
           events: [],
@@ -165,7 +205,7 @@ export class FakeGateway {
           geo_ordered_rtc_regions: [],
           auth_session_id_hash: randomBytes(16).toString('base64'),
           user_settings: {},
-          ...(shard !== undefined ? { shard } : {}),
+          ...(d['shard'] !== undefined ? { shard: [...shard] } : {}),
           _trace: ['["fake-gateway",{"micros":0}]'],
         });
         this.#markReady(session);
@@ -206,7 +246,8 @@ export class FakeGateway {
 
   #markReady(session: GatewaySession): void {
     this.#readyOrder = [...this.#readyOrder.filter((s) => s !== session), session];
-    for (const resolve of this.#readyWaiters.splice(0)) resolve();
+    const waiting = this.#readyWaiters.splice(0).filter((waiter) => !waiter());
+    this.#readyWaiters.push(...waiting);
   }
 
   /** Sends an event (op 0) in a session and keeps it for RESUME replay. */
@@ -218,6 +259,20 @@ export class FakeGateway {
     const socket = session.connection?.socket;
     if (socket?.readyState === WebSocket.OPEN) send(socket, { op: 0, ...event });
   }
+}
+
+/** IDENTIFY's `shard`: `[id, count]` with 0 <= id < count; undefined when Discord would close with 4010. */
+function parseShard(value: unknown): ShardTuple | undefined {
+  if (!Array.isArray(value) || value.length !== 2) return undefined;
+  const [id, count] = value as unknown[];
+  if (typeof id !== 'number' || typeof count !== 'number' || !Number.isInteger(id) || !Number.isInteger(count)) {
+    return undefined;
+  }
+  return count >= 1 && id >= 0 && id < count ? [id, count] : undefined;
+}
+
+function sameShard(a: ShardTuple, b: ShardTuple): boolean {
+  return a[0] === b[0] && a[1] === b[1];
 }
 
 function send(socket: WebSocket, payload: Json): void {

@@ -35,10 +35,11 @@ export class Router {
   readonly #log: RequestLog;
   readonly #routes: Route[];
 
-  constructor(model: DiscordModel, log: RequestLog) {
+  /** `recommendedShards`: the `shards` GET /gateway/bot answers (the gateway holds it; tests may change it). */
+  constructor(model: DiscordModel, log: RequestLog, gateway: { recommendedShards: () => number }) {
     this.#model = model;
     this.#log = log;
-    this.#routes = buildRoutes(model);
+    this.#routes = buildRoutes(model, gateway.recommendedShards);
   }
 
   /** Discord's answer to a request (`segments`: the path after `/api/v10`, decoded); sets `record.route`. */
@@ -67,7 +68,7 @@ export class Router {
   }
 }
 
-function buildRoutes(model: DiscordModel): Route[] {
+function buildRoutes(model: DiscordModel, recommendedShards: () => number): Route[] {
   const routes: Route[] = [];
   const add: AddRoute = (method, template, auth, handle) => {
     routes.push({ method, template, segments: template.split('/').slice(1), auth, handle });
@@ -77,7 +78,7 @@ function buildRoutes(model: DiscordModel): Route[] {
     status: 200,
     body: {
       url: model.gatewayUrl,
-      shards: 1,
+      shards: recommendedShards(),
       session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
     },
   }));

@@ -131,6 +131,11 @@ export interface FakeDiscordOptions {
   tokenLifetimeMs?: number;
   /** Gateway heartbeat interval sent in HELLO (default 41250). */
   heartbeatInterval?: number;
+  /**
+   * The shard count Discord recommends (`shards` of GET /gateway/bot, default 1); above 1, a client that
+   * identifies with fewer shards is closed with 4011 Sharding required. See {@link FakeDiscord.setRecommendedShards}.
+   */
+  shards?: number;
 }
 
 export interface FailureSpec {
