@@ -74,7 +74,9 @@ async function execute(interaction: ChatInputCommandInteraction, context: Comman
 
   // Fetching and uploading can outlast the 3 s Discord gives a first answer.
   await interaction.deferReply();
-  const parts = [...(await context.store.deliveredParts(generation.id))].filter(([part]) => part > 1).sort(([a], [b]) => a - b);
+  const parts = [...(await context.store.deliveredParts(generation.id))]
+    .filter(([part]) => part > 1)
+    .sort(([a], [b]) => a - b);
   let shown: boolean;
   try {
     shown = await context.generations.withImageSlot(async () => {
