@@ -53,7 +53,11 @@ export async function createBot(
   options: { logger: Logger; commands: ReadonlyMap<string, Command> },
 ): Promise<Bot> {
   const { logger, commands } = options;
-  const database = await openDatabase({ url: config.databaseUrl, path: config.databasePath });
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    path: config.databasePath,
+    poolSize: config.databasePoolSize,
+  });
   // This process's name on the jobs it holds: unique per start, so a restarted process never mistakes a dead
   // one's lease for its own.
   const claimant = { owner: `${process.pid}-${randomUUID().slice(0, 8)}`, leaseMs: config.jobLeaseMs };

@@ -18,6 +18,7 @@ const NUMBERS = {
   IMAGE_MAX_BYTES: { min: 1024, max: 100 * 1024 * 1024, fallback: 25 * 1024 * 1024, unit: 'bytes' },
   SHUTDOWN_GRACE_SECONDS: { min: 0, max: 600, fallback: 20, unit: 'seconds' },
   JOB_LEASE_SECONDS: { min: 2, max: 600, fallback: 30, unit: 'seconds' },
+  DATABASE_POOL_SIZE: { min: 1, max: 100, fallback: 5, unit: 'connections' },
   // discord.js's own default: Discord lets a bot IDENTIFY once per 5 seconds (max_concurrency 1).
   SHARD_SPAWN_DELAY_MS: { min: 0, max: 60_000, fallback: 5500, unit: 'milliseconds' },
   USER_MAX_ACTIVE_JOBS: { min: 1, max: 50, fallback: 1, unit: 'jobs' },
@@ -265,6 +266,8 @@ export interface Config {
   readonly databasePath: string;
   /** PostgreSQL (`postgres://…`), shared by every process of the bot; never logged (it may hold a password). */
   readonly databaseUrl: string | undefined;
+  /** PostgreSQL connections this process keeps at most (one more listens for wake-ups). */
+  readonly databasePoolSize: number;
   /** How long a process's hold on a job lasts unrenewed: after it dies, another takes its jobs over this late. */
   readonly jobLeaseMs: number;
   /** Gateway sharding (https://discord.com/developers/docs/events/gateway#sharding); see src/sharding.ts. */
@@ -337,6 +340,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     falBaseUrl: e.FAL_BASE_URL,
     databasePath: e.DATABASE_PATH,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,
     sharding: Object.freeze({
       count: e.SHARD_COUNT,

@@ -7,6 +7,8 @@ import type { RunningJob } from './pipeline.js';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** How often waiting members are told their place in line (each reply still edits at most every 2 s). */
 const POSITION_REFRESH_MS = 500;
+/** The shortest time between two wake-ups this process sends because another's job is due. */
+const NUDGE_INTERVAL_MS = 1000;
 
 /** A generation this process is looking after: waiting in the bot's queue, or running. */
 export interface Job extends RunningJob {
@@ -39,6 +41,7 @@ export class Scheduler {
   #stopping = false;
   #pumping = false;
   #pumpAgain = false;
+  #lastNudge = Number.NEGATIVE_INFINITY;
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -178,7 +181,21 @@ export class Scheduler {
     const waiting = new Set<number>();
     for (const [id, job] of this.#jobs) if (job.state === 'waiting') waiting.add(id);
     if (waiting.size === 0) return;
-    const turns = await claims.claimTurns(waiting, concurrency, fairOrder, now(), now() - DAY_MS);
+    const { claimed: turns, othersDue } = await claims.claimTurns(
+      waiting,
+      concurrency,
+      fairOrder,
+      now(),
+      now() - DAY_MS,
+    );
+    // A free slot is another process's turn: wake it now rather than at its next renewal. At most once a second,
+    // so processes that keep finding each other's jobs due cannot wake each other in a loop.
+    if (othersDue && now() - this.#lastNudge >= NUDGE_INTERVAL_MS) {
+      this.#lastNudge = now();
+      claims.notify().catch((error: unknown) => {
+        this.#options.logger.warn('could not wake the other processes', errorContext(error));
+      });
+    }
     for (const id of turns) {
       const job = this.#jobs.get(id);
       // Cancelled while its turn was being taken: the cancel settles its row.

@@ -63,6 +63,7 @@ export class GenerationService {
   readonly #deliverySlots: Semaphore;
   #heartbeat: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
+  #tickAgain = false;
 
   constructor(options: GenerationServiceOptions) {
     this.#options = options;
@@ -246,10 +247,17 @@ export class GenerationService {
     return resumable.length;
   }
 
-  /** One round of keeping claims (see {@link run}); rounds never overlap. */
+  /**
+   * One round of keeping claims (see {@link run}). Rounds never overlap: a wake-up during a round runs one more
+   * after it (what woke it, a freed slot say, may have come after this round looked).
+   */
   #tick(): Promise<void> {
     if (this.#scheduler.stopping) return Promise.resolve();
-    this.#ticking ??= (async () => {
+    if (this.#ticking) {
+      this.#tickAgain = true;
+      return this.#ticking;
+    }
+    this.#ticking = (async () => {
       try {
         const working = this.#scheduler.ids();
         this.#scheduler.renewed(await this.#options.claims.renew(this.#now(), working), working);
@@ -259,6 +267,10 @@ export class GenerationService {
         this.#options.logger.error('could not renew this process’s jobs', errorContext(error));
       } finally {
         this.#ticking = undefined;
+        if (this.#tickAgain) {
+          this.#tickAgain = false;
+          void this.#tick();
+        }
       }
     })();
     return this.#ticking;

@@ -30,11 +30,13 @@ export interface DatabaseLocation {
   /** `postgres://…`: PostgreSQL. Unset: the SQLite file at `path`. */
   readonly url?: string | undefined;
   readonly path: string;
+  /** PostgreSQL: connections kept at most (default 5), besides the one that listens for wake-ups. */
+  readonly poolSize?: number | undefined;
 }
 
 /** Opens (creating if needed) the bot's database and brings its schema up to date. */
 export async function openDatabase(location: DatabaseLocation): Promise<Database> {
-  return location.url ? openPostgres(location.url) : openSqlite(location.path);
+  return location.url ? openPostgres(location.url, location.poolSize ?? 5) : openSqlite(location.path);
 }
 
 /** Opens a SQLite file; the schema is brought up to date before anything else reads it. */
@@ -82,7 +84,7 @@ const OID_NUMERIC = 1700;
  * Connects to PostgreSQL. BIGINT (times in ms, COUNT, SUM) and NUMERIC are read as JavaScript numbers, as SQLite
  * gives them: every value the bot stores fits a double exactly.
  */
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const asNumber = (value: string) => Number(value);
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -90,7 +92,7 @@ async function openPostgres(url: string): Promise<Database> {
         ? asNumber
         : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
   };
-  const pool = new pg.Pool({ connectionString: url, max: 10, types });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types });
   // An idle connection the server dropped must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });

@@ -64,7 +64,8 @@ export class JobClaims {
   /**
    * Of this process's waiting jobs (`candidates`), those whose turn it is: among the first (free fal slots) of
    * every live waiting job in `order`. They are marked sent in the same transaction (one process at a time in
-   * PostgreSQL), so the cap holds across processes. Jobs of other processes are left to them (`notify` wakes them).
+   * PostgreSQL), so the cap holds across processes. Jobs of other processes are left to them: `othersDue` says
+   * some of theirs are due now (`notify` wakes them).
    */
   async claimTurns(
     candidates: ReadonlySet<number>,
@@ -72,8 +73,9 @@ export class JobClaims {
     order: Order,
     now: number,
     since: number,
-  ): Promise<number[]> {
-    if (candidates.size === 0) return [];
+  ): Promise<{ claimed: number[]; othersDue: boolean }> {
+    const none = { claimed: [], othersDue: false };
+    if (candidates.size === 0) return none;
     return this.#database.db.transaction().execute(async (trx) => {
       if (this.#database.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK})`.execute(trx);
       const running = await trx
@@ -82,12 +84,11 @@ export class JobClaims {
         .where('status', 'in', DISPATCHED)
         .executeTakeFirst();
       const free = cap - (running?.count ?? 0);
-      if (free <= 0) return [];
-      const turns = order(await this.#liveWaiting(trx, now), await this.#lastDispatches(trx, since))
-        .slice(0, free)
-        .filter((job) => candidates.has(job.id))
-        .map((job) => job.id);
-      if (turns.length === 0) return [];
+      if (free <= 0) return none;
+      const due = order(await this.#liveWaiting(trx, now), await this.#lastDispatches(trx, since)).slice(0, free);
+      const turns = due.filter((job) => candidates.has(job.id)).map((job) => job.id);
+      const othersDue = turns.length < due.length;
+      if (turns.length === 0) return { claimed: [], othersDue };
       const claimed = await trx
         .updateTable('generations')
         .set({ status: 'pending', dispatched_at: now })
@@ -96,7 +97,7 @@ export class JobClaims {
         .where('owner', '=', this.#claimant.owner)
         .returning('id')
         .execute();
-      return claimed.map((row) => row.id);
+      return { claimed: claimed.map((row) => row.id), othersDue };
     });
   }
 

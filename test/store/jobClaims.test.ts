@@ -48,7 +48,7 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
   }
 
   const claim = (p: Process, candidates: readonly Generation[], cap: number, now = NOW) =>
-    p.claims.claimTurns(new Set(ids(candidates)), cap, fairOrder, now, SINCE).then(sorted);
+    p.claims.claimTurns(new Set(ids(candidates)), cap, fairOrder, now, SINCE).then(({ claimed }) => sorted(claimed));
 
   describe('claimTurns', () => {
     it('fills only the slots every process’s jobs at fal leave free, in fair order', async () => {
@@ -82,8 +82,11 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       const a1 = await a.create(G1, ALICE);
       const b1 = await b.create(G2, BOB);
       const a2 = await a.create(G3, CAROL);
-      // One slot, and a's job is next in line: b neither takes it nor jumps ahead with its own.
-      expect(await claim(b, [b1], 1)).toEqual([]);
+      // One slot, and a's job is next in line: b neither takes it nor jumps ahead with its own, and says a's is due.
+      expect(await b.claims.claimTurns(new Set([b1.id]), 1, fairOrder, NOW, SINCE)).toEqual({
+        claimed: [],
+        othersDue: true,
+      });
       expect(await claim(a, [a1], 1)).toEqual([a1.id]);
       await a.store.markDone(a1.id, '400000000000000001', 1, 0.08, NOW);
       // Now b's job (the older) is next: a waits.
@@ -91,7 +94,10 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       // Even handed b's job as a candidate, a does not take it.
       expect(await claim(a, [b1, a2], 2)).toEqual([a2.id]);
       await expect(b.store.require(b1.id)).resolves.toMatchObject({ status: 'waiting' });
-      expect(await claim(b, [b1], 3)).toEqual([b1.id]);
+      expect(await b.claims.claimTurns(new Set([b1.id]), 3, fairOrder, NOW, SINCE)).toEqual({
+        claimed: [b1.id],
+        othersDue: false,
+      });
     });
 
     it('does not let the waiting jobs of a process whose lease ran out hold up the line', async () => {
