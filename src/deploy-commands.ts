@@ -1,10 +1,10 @@
 import { REST, Routes, type APIApplication } from 'discord.js';
 import commandModules from '../commands/index.js';
-import { ConfigError, loadConfigFromEnvironment } from './config.js';
+import { startCommandLine } from './cli.js';
 import { commandDefinitions } from './discord/command.js';
 import { loadCommands } from './discord/loadCommands.js';
 import { syncCommands } from './discord/registration.js';
-import { createLogger, errorContext } from './logger.js';
+import { errorContext } from './logger.js';
 import { openDatabase } from './store/database.js';
 import { SettingsStore } from './store/settings.js';
 
@@ -13,16 +13,9 @@ import { SettingsStore } from './store/settings.js';
  * (e.g. after someone deleted them in the Developer Portal). The bot does this by itself at start when needed.
  */
 async function deploy(): Promise<void> {
-  let config;
-  try {
-    config = loadConfigFromEnvironment();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) process.stderr.write(`- ${problem}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  const logger = createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] });
+  const started = startCommandLine();
+  if (!started) return;
+  const { config, logger } = started;
   const rest = new REST(config.discordApiUrl ? { api: config.discordApiUrl } : {}).setToken(config.discordToken);
   const database = await openDatabase({ url: config.databaseUrl, path: config.databasePath });
   try {

@@ -1,8 +1,8 @@
 import commandModules from '../commands/index.js';
 import { createBot, type Bot } from './bot.js';
-import { ConfigError, loadConfigFromEnvironment, type Config } from './config.js';
+import { startCommandLine, stopOnSignals } from './cli.js';
 import { loadCommands } from './discord/loadCommands.js';
-import { createLogger, errorContext } from './logger.js';
+import { errorContext } from './logger.js';
 import { runShardingManager, runsShardingManager } from './sharding.js';
 
 /**
@@ -10,17 +10,9 @@ import { runShardingManager, runsShardingManager } from './sharding.js';
  * SHARD_COUNT, this process runs the sharding manager instead, which starts this entry point once per shard.
  */
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfigFromEnvironment();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write('The bot cannot start because of its configuration (see .env.example):\n');
-    for (const problem of error.problems) process.stderr.write(`- ${problem}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  const logger = createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] });
+  const started = startCommandLine('The bot cannot start because of its configuration (see .env.example):');
+  if (!started) return;
+  const { config, logger } = started;
   process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', errorContext(reason)));
   process.on('uncaughtException', (error) => logger.error('uncaught exception', errorContext(error)));
   if (runsShardingManager(config)) {
@@ -42,21 +34,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    bot.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('shutdown failed', errorContext(error));
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const shutdown = stopOnSignals(logger, 'shutting down', () => bot.stop());
   // A shard the sharding manager started has an IPC channel to it. When the manager is gone (killed, crashed), the
   // shard stops too: a restarted manager would otherwise run the same shard twice, and members get answers twice.
   process.once('disconnect', () => {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, loadConfigFromEnvironment } from './config.js';
-import { errorContext, createLogger } from './logger.js';
+import { startCommandLine } from './cli.js';
+import { errorContext } from './logger.js';
 import { CopyRefused, copyToPostgres } from './store/copyToPostgres.js';
 import { openDatabase, openSqlite } from './store/database.js';
 
@@ -10,16 +10,9 @@ import { openDatabase, openSqlite } from './store/database.js';
  * because DATABASE_URL is set; the SQLite file is left as it was.
  */
 async function migrate(): Promise<void> {
-  let config;
-  try {
-    config = loadConfigFromEnvironment();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) process.stderr.write(`- ${problem}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  const logger = createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] });
+  const started = startCommandLine();
+  if (!started) return;
+  const { config, logger } = started;
   if (!config.databaseUrl) {
     logger.error('set DATABASE_URL to the PostgreSQL database to copy into (see README, PostgreSQL)');
     process.exitCode = 1;

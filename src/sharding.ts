@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { REST, Routes, ShardingManager, type Shard } from 'discord.js';
 import { z } from 'zod';
+import { stopOnSignals } from './cli.js';
 import type { Config } from './config.js';
 import { errorContext, type Logger } from './logger.js';
 
@@ -76,19 +77,7 @@ export async function runShardingManager(config: Config, logger: Logger): Promis
     stopped ??= stopShards(manager, config.shutdownGraceMs + SHARD_EXIT_MARGIN_MS, logger);
     return stopped;
   };
-  const shutdown = (signal: string) => {
-    if (stopped) return;
-    logger.info('shutting down every shard', { signal });
-    stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('shutdown failed', errorContext(error));
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(logger, 'shutting down every shard', stop);
 
   logger.info('starting shard processes', {
     totalShards,

@@ -1,0 +1,44 @@
+import { ConfigError, loadConfigFromEnvironment, type Config } from './config.js';
+import { createLogger, errorContext, type Logger } from './logger.js';
+
+/**
+ * What every command-line entry point (npm start, deploy-commands, migrate-to-postgres) does first: reads the
+ * configuration, or prints every problem with it in plain words and sets exit code 1 (then returns undefined).
+ * The logger it returns redacts the bot token and the fal key.
+ */
+export function startCommandLine(heading?: string): { config: Config; logger: Logger } | undefined {
+  let config: Config;
+  try {
+    config = loadConfigFromEnvironment();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    if (heading) process.stderr.write(`${heading}\n`);
+    for (const problem of error.problems) process.stderr.write(`- ${problem}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
+  return { config, logger: createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] }) };
+}
+
+/**
+ * On SIGINT or SIGTERM (once): logs it, runs `stop`, and exits 0, or 1 if stopping failed. Returns the same
+ * shutdown for other reasons to call.
+ */
+export function stopOnSignals(logger: Logger, message: string, stop: () => Promise<void>): (reason: string) => void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(message, { signal });
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', errorContext(error));
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  return shutdown;
+}
