@@ -4,7 +4,7 @@ import { createLogger, errorContext, type Logger } from './logger.js';
 /**
  * What every command-line entry point (npm start, deploy-commands, migrate-to-postgres) does first: reads the
  * configuration, or prints every problem with it in plain words and sets exit code 1 (then returns undefined).
- * The logger it returns redacts the bot token and the fal key.
+ * The logger it returns redacts the bot token, the fal key and the database password.
  */
 export function startCommandLine(heading?: string): { config: Config; logger: Logger } | undefined {
   let config: Config;
@@ -17,7 +17,18 @@ export function startCommandLine(heading?: string): { config: Config; logger: Lo
     process.exitCode = 1;
     return undefined;
   }
-  return { config, logger: createLogger({ level: config.logLevel, secrets: [config.discordToken, config.falKey] }) };
+  const secrets = [config.discordToken, config.falKey, databasePassword(config.databaseUrl)].filter(Boolean);
+  return { config, logger: createLogger({ level: config.logLevel, secrets }) };
+}
+
+/** The password in DATABASE_URL, if any: redacted like the token, should a driver ever quote the URL. */
+function databasePassword(url: string | undefined): string {
+  if (!url) return '';
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
 }
 
 /**

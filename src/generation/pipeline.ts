@@ -111,9 +111,12 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
           progress.push({ phase: 'queued', position: status.queue_position });
         } else if (status.status === 'IN_PROGRESS') {
           if (!running) {
-            statusWrite = store.setStatus(generation.id, 'running').catch((error: unknown) => {
-              logger.warn('could not record that fal started the job', { ...context, ...errorContext(error) });
-            });
+            statusWrite = store.setStatus(generation.id, 'running').then(
+              () => undefined,
+              (error: unknown) => {
+                logger.warn('could not record that fal started the job', { ...context, ...errorContext(error) });
+              },
+            );
           }
           running = true;
           progress.push({ phase: 'running' });
@@ -135,7 +138,11 @@ export async function runGeneration(job: RunningJob, options: PipelineOptions): 
       });
       if (images.length === 0) throw new DownloadFailed();
       await statusWrite;
-      await store.setStatus(generation.id, 'delivering');
+      // Another process took the job over (this one stalled past its lease): it delivers, not this one.
+      if (!(await store.setStatus(generation.id, 'delivering'))) {
+        controller.abort(new JobStopped('shutdown'));
+        signal.throwIfAborted();
+      }
       clearTimeout(downloadNotice);
       await progress.stop();
       try {

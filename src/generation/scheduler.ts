@@ -196,10 +196,15 @@ export class Scheduler {
         this.#options.logger.warn('could not wake the other processes', errorContext(error));
       });
     }
+    // Shutting down while the turns were taken: they go back in line for whoever takes them over.
+    if (this.#stopping) {
+      await claims.returnTurns(turns);
+      return;
+    }
     for (const id of turns) {
       const job = this.#jobs.get(id);
       // Cancelled while its turn was being taken: the cancel settles its row.
-      if (job?.state === 'waiting' && !this.#stopping) this.#runJob(job);
+      if (job?.state === 'waiting') this.#runJob(job);
     }
     if (waiting.size > turns.length) this.#schedulePositions();
   }
@@ -232,14 +237,25 @@ export class Scheduler {
 
   #runJob(job: Job): void {
     job.state = 'running';
-    void this.#options.run(job).finally(() => {
-      this.#jobs.delete(job.generation.id);
-      job.finish();
-      this.pump();
-      // A fal slot is free: a process whose job is next takes it.
-      this.#options.claims.notify().catch((error: unknown) => {
-        this.#options.logger.warn('could not wake the other processes', errorContext(error));
+    const { logger } = this.#options;
+    void this.#options
+      .run(job)
+      .catch((error: unknown) => {
+        // Its ending could not be saved (the database failed): the row keeps its last state, its lease runs out
+        // (renewals cover only jobs this process works) and it is taken over and resumed.
+        logger.error('a job ended without its row being saved; it will be taken over and resumed', {
+          generation: job.generation.id,
+          ...errorContext(error),
+        });
+      })
+      .finally(() => {
+        this.#jobs.delete(job.generation.id);
+        job.finish();
+        this.pump();
+        // A fal slot is free: a process whose job is next takes it.
+        this.#options.claims.notify().catch((error: unknown) => {
+          this.#options.logger.warn('could not wake the other processes', errorContext(error));
+        });
       });
-    });
   }
 }

@@ -64,6 +64,8 @@ export class GenerationService {
   #heartbeat: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   #tickAgain = false;
+  /** Set once drained: this process holds nothing any more, and renews nothing. */
+  #released = false;
 
   constructor(options: GenerationServiceOptions) {
     this.#options = options;
@@ -170,7 +172,7 @@ export class GenerationService {
   /** The message showing a result was deleted: forget it (the row stays for history and rerolls). */
   async forgetMessage(id: number, messageId: string): Promise<void> {
     const { store } = this.#options;
-    if ((await store.get(id))?.messageId === messageId) await store.clearMessage(id);
+    await store.clearMessage(id, messageId);
     // Whichever part it was, its images are gone: an action on them (a reroll of a Vary of them, say) must not
     // hand fal an image a member or moderator removed.
     await store.forgetImagesOf(id, messageId);
@@ -252,7 +254,7 @@ export class GenerationService {
    * after it (what woke it, a freed slot say, may have come after this round looked).
    */
   #tick(): Promise<void> {
-    if (this.#scheduler.stopping) return Promise.resolve();
+    if (this.#released) return Promise.resolve();
     if (this.#ticking) {
       this.#tickAgain = true;
       return this.#ticking;
@@ -261,6 +263,9 @@ export class GenerationService {
       try {
         const working = this.#scheduler.ids();
         this.#scheduler.renewed(await this.#options.claims.renew(this.#now(), working), working);
+        // While draining, the jobs still running keep their leases (and cancels from elsewhere still reach
+        // them), but nothing new is taken on.
+        if (this.#scheduler.stopping) return;
         const adopted = await this.#adopt(false);
         if (adopted > 0) this.#options.logger.info('took over jobs another process left', { count: adopted });
       } catch (error) {
@@ -281,8 +286,15 @@ export class GenerationService {
    * without touching their rows, so the next start resumes them (waiting ones keep their place).
    */
   async drain(graceMs: number): Promise<void> {
+    const draining = this.#scheduler.drain(graceMs);
+    // The queue's jobs go nowhere from this process now: other processes may take them at once. The running
+    // ones keep being renewed (the heartbeat goes on) for as long as they may still finish here.
+    await this.#options.claims.release(this.#now(), 'waiting').catch((error: unknown) => {
+      this.#options.logger.warn('could not hand the waiting jobs over; their leases will run out', errorContext(error));
+    });
+    await draining;
     clearInterval(this.#heartbeat);
-    await this.#scheduler.drain(graceMs);
+    this.#released = true;
     await this.#ticking;
     // What is left (waiting, or stopped at fal) is another process's to take over now, or the next start's.
     await this.#options.claims.release(this.#now()).catch((error: unknown) => {

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { Config, DefaultLimits } from '../config.js';
 import { MODEL_IDS, SAFETY_TOLERANCES, type ModelId, type SafetyTolerance } from '../models/registry.js';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
+import type { Schema } from '../store/schema.js';
 
 const Snowflake = z.string().regex(/^\d{17,20}$/);
 
@@ -50,6 +52,8 @@ export class SettingsError extends Error {
 
 /** fal's default safety tolerance for Imagen. */
 const FAL_DEFAULT_TOLERANCE = 4;
+/** Any fixed 32-bit number: with the server's hashed id, PostgreSQL's advisory lock on one server's settings. */
+const SETTINGS_LOCK = 726_202_404;
 
 export class GuildSettingsStore {
   readonly #config: Config;
@@ -61,13 +65,9 @@ export class GuildSettingsStore {
   }
 
   /** A server's stored settings (defaults when it never set any, or when the stored row is unreadable). */
-  async get(guildId: string | null): Promise<GuildSettings> {
+  async get(guildId: string | null, db: Kysely<Schema> = this.#database.db): Promise<GuildSettings> {
     const row = guildId
-      ? await this.#database.db
-          .selectFrom('guild_settings')
-          .select('settings_json')
-          .where('guild_id', '=', guildId)
-          .executeTakeFirst()
+      ? await db.selectFrom('guild_settings').select('settings_json').where('guild_id', '=', guildId).executeTakeFirst()
       : undefined;
     const parsed = GuildSettingsSchema.safeParse(row ? (JSON.parse(row.settings_json) as unknown) : {});
     return parsed.success ? parsed.data : GuildSettingsSchema.parse({});
@@ -132,19 +132,26 @@ export class GuildSettingsStore {
     if (patch.defaultModel !== undefined && !this.#config.models.includes(patch.defaultModel)) {
       throw new SettingsError('That model is not offered on this bot.');
     }
-    const merged = GuildSettingsSchema.safeParse({ ...(await this.get(guildId)), ...patch });
-    if (!merged.success) {
-      const issue = merged.error.issues[0];
-      throw new SettingsError(
-        `That value for ${String(issue?.path[0] ?? 'the setting')} is not allowed: ${issue?.message ?? ''}`.trim(),
-      );
-    }
-    const row = { settings_json: JSON.stringify(merged.data), updated_at: now };
-    await this.#database.db
-      .insertInto('guild_settings')
-      .values({ guild_id: guildId, ...row })
-      .onConflict((oc) => oc.column('guild_id').doUpdateSet(row))
-      .execute();
-    return merged.data;
+    // Read, merge and write in one transaction, one change of a server at a time (in PostgreSQL, across
+    // processes too): two admins saving different settings at once both keep theirs.
+    return this.#database.db.transaction().execute(async (trx) => {
+      if (this.#database.engine === 'postgres') {
+        await sql`SELECT pg_advisory_xact_lock(${SETTINGS_LOCK}, hashtext(${guildId}))`.execute(trx);
+      }
+      const merged = GuildSettingsSchema.safeParse({ ...(await this.get(guildId, trx)), ...patch });
+      if (!merged.success) {
+        const issue = merged.error.issues[0];
+        throw new SettingsError(
+          `That value for ${String(issue?.path[0] ?? 'the setting')} is not allowed: ${issue?.message ?? ''}`.trim(),
+        );
+      }
+      const row = { settings_json: JSON.stringify(merged.data), updated_at: now };
+      await trx
+        .insertInto('guild_settings')
+        .values({ guild_id: guildId, ...row })
+        .onConflict((oc) => oc.column('guild_id').doUpdateSet(row))
+        .execute();
+      return merged.data;
+    });
   }
 }

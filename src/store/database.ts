@@ -75,6 +75,17 @@ export function migrateSqlite(file: SqliteDatabase.Database, upTo = SQLITE_MIGRA
 }
 
 const WAKE_CHANNEL = 'imagen_bot_wake';
+/** A lost LISTEN connection is tried again this often, for as long as it takes. */
+const LISTEN_RETRY_MS = 1000;
+/**
+ * A server that stops answering fails a query within seconds rather than hanging it (and with it a job, a lease
+ * renewal or /readyz); TCP keepalive finds a connection a dead peer left.
+ */
+const CONNECTION_OPTIONS = {
+  connectionTimeoutMillis: 10_000,
+  query_timeout: 30_000,
+  keepAlive: true,
+} as const;
 /** Any fixed 64-bit number: the advisory lock that lets one process at a time migrate the schema. */
 const MIGRATION_LOCK = 7_262_024_001;
 const OID_INT8 = 20;
@@ -92,7 +103,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
         ? asNumber
         : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
   };
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, ...CONNECTION_OPTIONS });
   // An idle connection the server dropped must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
@@ -105,19 +116,50 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const wake = new EventEmitter();
   let listener: pg.Client | undefined;
   let closing = false;
-  const listen = async () => {
-    const client = new pg.Client({ connectionString: url, types });
+  // One connection listens for wake-ups; when it is lost it is made again, for as long as it takes. Meanwhile the
+  // periodic renewal covers what a missed wake-up would have started; once back, one wake-up catches up.
+  const connectListener = async (): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString: url, types, ...CONNECTION_OPTIONS });
     client.on('notification', () => wake.emit('wake'));
-    client.on('error', () => {
-      // Lost: reconnect in a moment. The periodic tick covers what a missed wake-up would have started.
+    const lost = () => {
+      if (closing || listener !== client) return;
+      listener = undefined;
       void client.end().catch(() => {});
-      if (!closing) setTimeout(() => void listen().catch(() => {}), 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN ${WAKE_CHANNEL}`);
-    listener = client;
+      retryListener();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    } catch (error) {
+      void client.end().catch(() => {});
+      throw error;
+    }
+    return client;
   };
-  await listen();
+  const retryListener = () => {
+    setTimeout(() => {
+      if (closing) return;
+      connectListener().then(
+        (client) => {
+          if (closing) {
+            void client.end().catch(() => {});
+            return;
+          }
+          listener = client;
+          wake.emit('wake');
+        },
+        () => retryListener(),
+      );
+    }, LISTEN_RETRY_MS).unref();
+  };
+  try {
+    listener = await connectListener();
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   return {
     db,
     engine: 'postgres',

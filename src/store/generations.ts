@@ -236,16 +236,20 @@ export class GenerationStore {
 
   /**
    * Moves a job at fal forward (running at fal, then being delivered); never backward, and never out of a final
-   * state, whatever order two writes reach the database in.
+   * state, whatever order two writes reach the database in. Only while this process holds the job: false when
+   * it does not (another process took it over) or the job has ended, so the move to delivering is the gate a
+   * process passes before it posts anything.
    */
-  async setStatus(id: number, status: 'running' | 'delivering'): Promise<void> {
-    const from = status === 'running' ? ['pending', 'queued'] : ['pending', 'queued', 'running'];
-    await this.#db
+  async setStatus(id: number, status: 'running' | 'delivering'): Promise<boolean> {
+    const from = status === 'running' ? ['pending', 'queued'] : ['pending', 'queued', 'running', 'delivering'];
+    const result = await this.#db
       .updateTable('generations')
       .set({ status })
       .where('id', '=', id)
+      .where('owner', '=', this.#claimant.owner)
       .where('status', 'in', from)
-      .execute();
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /**
@@ -346,9 +350,16 @@ export class GenerationStore {
       .execute();
   }
 
-  /** Forgets the result message (after a member deleted it); the row stays for history and rerolls. */
-  async clearMessage(id: number): Promise<void> {
-    await this.#db.updateTable('generations').set({ message_id: null }).where('id', '=', id).execute();
+  /**
+   * Forgets the result message if it is `messageId` (a member deleted it); the row stays for history and rerolls.
+   */
+  async clearMessage(id: number, messageId: string): Promise<void> {
+    await this.#db
+      .updateTable('generations')
+      .set({ message_id: null })
+      .where('id', '=', id)
+      .where('message_id', '=', messageId)
+      .execute();
   }
 
   /** Forgets the images a deleted message carried: nothing may act on them any more. */

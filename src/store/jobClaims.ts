@@ -108,20 +108,19 @@ export class JobClaims {
   }
 
   /**
-   * Extends this process's leases, and reports which of the jobs it works (`working`) it still holds (one another
-   * process adopted while this one stalled is no longer its to work; one that just finished still is) and which
-   * its requesters cancelled from another process.
+   * Extends the leases of the jobs this process works (`working`), and reports which of them it still holds (one
+   * another process adopted while this one stalled is no longer its to work; one that just finished still is) and
+   * which their requesters cancelled from another process. Only those: a row this process holds but no longer
+   * works (its job ended in an error that could not be saved) runs out of lease, and is adopted and resumed.
+   * A job admitted since `working` was read has a fresh lease of its own.
    */
   async renew(now: number, working: readonly number[]): Promise<Renewal> {
+    if (working.length === 0) return { held: new Set(), cancelRequested: [] };
     const rows = await this.#database.db
       .updateTable('generations')
       .set({ lease_expires_at: now + this.#claimant.leaseMs })
       .where('owner', '=', this.#claimant.owner)
-      .where((eb) =>
-        working.length > 0
-          ? eb.or([eb('status', 'in', UNFINISHED), eb('id', 'in', [...working])])
-          : eb('status', 'in', UNFINISHED),
-      )
+      .where('id', 'in', [...working])
       .returning(['id', 'status', 'cancel_requested'])
       .execute();
     const unfinished = new Set<string>(UNFINISHED);
@@ -190,15 +189,34 @@ export class JobClaims {
     return { generations, damaged };
   }
 
-  /** For shutdown: this process's leases end now, so another process takes its jobs over at once. */
-  async release(now: number): Promise<void> {
+  /**
+   * For shutdown: this process's leases end now (`waiting`: only those of jobs still in the bot's queue, which a
+   * stopping process sends nowhere), so another process takes those jobs over at once.
+   */
+  async release(now: number, which: 'waiting' | 'all' = 'all'): Promise<void> {
     await this.#database.db
       .updateTable('generations')
       .set({ lease_expires_at: now - 1 })
       .where('owner', '=', this.#claimant.owner)
-      .where('status', 'in', UNFINISHED)
+      .where('status', 'in', which === 'waiting' ? ['waiting'] : UNFINISHED)
       .execute();
     await this.#database.notify();
+  }
+
+  /**
+   * Puts jobs whose turn this process took back in line, as they were (it is stopping and will not send them):
+   * whoever takes them over sends them as first submits, not as resubmits of a job fal may have.
+   */
+  async returnTurns(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#database.db
+      .updateTable('generations')
+      .set({ status: 'waiting', dispatched_at: null })
+      .where('id', 'in', [...ids])
+      .where('owner', '=', this.#claimant.owner)
+      .where('status', '=', 'pending')
+      .where('fal_request_id', 'is', null)
+      .execute();
   }
 
   /** Wakes every process on the database: a fal slot freed, a lease was released. */

@@ -79,6 +79,42 @@ describe('several processes on one PostgreSQL database', () => {
     expect(await readRow(f, 1)).toMatchObject({ status: 'done', fal_request_id: submission.requestId });
   }, 60_000);
 
+  it('a process draining on SIGTERM keeps its running job (its lease renewed past JOB_LEASE_SECONDS), and hands its waiting one over at once', async () => {
+    const { f, fleet } = await startFleet(2, {
+      JOB_LEASE_SECONDS: '2',
+      SHUTDOWN_GRACE_SECONDS: '8',
+      FAL_CONCURRENCY: '1',
+    });
+    f.fal.enqueuePlan({ hold: true });
+    const running = fleet.imagine('a lighthouse at dusk', 0);
+    const submission = await f.fal.waitForSubmission(1);
+    await f.fal.waitForRequest((r) => r.path.includes(`/requests/${submission.requestId}/status`));
+    // The second job waits in line behind the first (one slot for the whole deployment).
+    const waiting = fleet.imagine('a lighthouse at dawn', 0, undefined, 1);
+    await f.discord.waitForRequest(isCallback(waiting.id));
+    const [first, second] = fleet.bots;
+    if (!first || !second) throw new Error('two processes expected');
+
+    first.child.kill('SIGTERM');
+    await first.waitForLog('shutting down');
+    // Handed over at once: the other process takes the waiting job (it is sent once the slot frees).
+    await second.waitForLog('took over jobs another process left', 5000);
+    // Well past one lease: the running job is still the draining process's, nobody else resumed it.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect(
+      second.lines.filter((line) => line.includes('resuming generation') && line.includes('"generation":1')),
+    ).toEqual([]);
+    f.fal.release(submission.requestId);
+    await f.discord.waitForRequest(isFinalEdit(running.token), 10_000);
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    await f.discord.waitForRequest(isFinalEdit(waiting.token), 20_000);
+    expect([fleet.finalEdits(running.token), fleet.finalEdits(waiting.token)]).toEqual([1, 1]);
+    expect(first.lines.filter((line) => line.includes('generation delivered'))).toHaveLength(1);
+    await second.waitForLog('generation delivered');
+    expect(second.lines.filter((line) => line.includes('generation delivered'))).toHaveLength(1);
+    expect(f.fal.submissions).toHaveLength(2);
+  }, 60_000);
+
   it('50 requests at once from one member over two processes never pass the daily budget together', async () => {
     // Nano Banana 2 at 1K costs $0.08: the budget allows exactly seven jobs in the whole deployment.
     const { f, fleet } = await startFleet(2, { DAILY_BUDGET_USD: '0.56', FAL_CONCURRENCY: '40' });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fairOrder } from '../../src/generation/fairQueue.js';
 import type { Database } from '../../src/store/database.js';
@@ -123,18 +124,31 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       await a.store.markDone(a3.id, '400000000000000001', 1, 0.08, NOW);
       expect(await b.claims.requestCancel(a2.id)).toBe(true);
 
-      const renewal = await a.claims.renew(NOW + 1000, []);
-      expect(sorted(renewal.held)).toEqual([a1.id, a2.id]);
+      // a works a1 and a2, and is winding down a3 (finished a moment ago): still its own, not lost.
+      const renewal = await a.claims.renew(NOW + 1000, [a1.id, a2.id, a3.id]);
+      expect(sorted(renewal.held)).toEqual([a1.id, a2.id, a3.id]);
       expect(renewal.cancelRequested).toEqual([a2.id]);
-      expect(await b.claims.renew(NOW + 1000, [])).toEqual({ held: new Set([b1.id]), cancelRequested: [] });
-      // A job this process is still winding down (finished a moment ago) is still its own, not lost.
-      expect(sorted((await a.claims.renew(NOW + 1000, [a3.id])).held)).toEqual([a1.id, a2.id, a3.id]);
+      // A process renews only what it works, and never another's job.
+      expect(await b.claims.renew(NOW + 1000, [b1.id, a1.id])).toEqual({ held: new Set([b1.id]), cancelRequested: [] });
+      expect(await b.claims.renew(NOW + 1000, [])).toEqual({ held: new Set(), cancelRequested: [] });
 
       // The leases now run from the renewal: past the first lease, nobody may take these jobs over yet.
       const c = bot('c');
       expect((await c.claims.adopt(NOW + LEASE_MS + 500, { all: false })).generations).toEqual([]);
       const later = await c.claims.adopt(NOW + LEASE_MS + 1001, { all: false });
       expect(later.generations.map(({ generation }) => generation.id)).toEqual([a1.id, a2.id, b1.id]);
+    });
+  });
+
+  describe('renew, for a job this process holds but no longer works', () => {
+    it('lets its lease run out, so it is taken over and resumed rather than held forever', async () => {
+      const a = bot('a');
+      const b = bot('b');
+      const orphan = await a.create(G1, ALICE);
+      const worked = await a.create(G1, ALICE);
+      await a.claims.renew(NOW + LEASE_MS, [worked.id]);
+      const taken = await b.claims.adopt(NOW + LEASE_MS + 1, { all: false });
+      expect(taken.generations.map(({ generation }) => generation.id)).toEqual([orphan.id]);
     });
   });
 
@@ -155,12 +169,12 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       ]);
       // The adopted job is b's now: a no longer holds it, even while still working on it.
       expect((await a.claims.renew(NOW, [dead.id, alive.id])).held).toEqual(new Set([alive.id]));
-      expect((await b.claims.renew(NOW, [])).held).toEqual(new Set([dead.id]));
+      expect((await b.claims.renew(NOW, [dead.id])).held).toEqual(new Set([dead.id]));
 
       // `all` (a SQLite file has one process): every unfinished job, whatever its lease.
       const all = await b.claims.adopt(NOW, { all: true });
       expect(all.generations.map(({ generation }) => generation.id)).toEqual([dead.id, alive.id]);
-      expect((await a.claims.renew(NOW, [])).held).toEqual(new Set());
+      expect((await a.claims.renew(NOW, [alive.id])).held).toEqual(new Set());
       await expect(b.store.require(finished.id)).resolves.toMatchObject({ status: 'failed' });
     });
   });
@@ -194,7 +208,22 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       expect(await b.claims.requestCancel(cancelled.id)).toBe(false);
       expect(await b.claims.requestCancel(waiting.id + 1)).toBe(false);
       expect(await b.claims.requestCancel(waiting.id)).toBe(true);
-      expect((await a.claims.renew(NOW, [])).cancelRequested).toEqual([waiting.id]);
+      expect((await a.claims.renew(NOW, [waiting.id])).cancelRequested).toEqual([waiting.id]);
+    });
+
+    it.skipIf(engine === 'sqlite')('still wakes processes after their listening connection was cut', async () => {
+      const a = bot('a');
+      const b = bot('b');
+      const job = await a.create(G1, ALICE);
+      const cut = await sql<{ cut: boolean }>`
+        SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%'`.execute(database.db);
+      expect(cut.rows.map((row) => row.cut)).toEqual([true]);
+      // Reconnected (within a second or so), it catches up with one wake-up, then hears the next.
+      await new Promise<void>((resolve) => a.claims.onWake(resolve));
+      const woken = new Promise<void>((resolve) => a.claims.onWake(resolve));
+      expect(await b.claims.requestCancel(job.id)).toBe(true);
+      await woken;
     });
 
     it.skipIf(engine === 'sqlite')('wakes the process holding the job (PostgreSQL)', async () => {
@@ -204,7 +233,7 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
       const woken = new Promise<void>((resolve) => a.claims.onWake(resolve));
       expect(await b.claims.requestCancel(job.id)).toBe(true);
       await woken;
-      expect((await a.claims.renew(NOW, [])).cancelRequested).toEqual([job.id]);
+      expect((await a.claims.renew(NOW, [job.id])).cancelRequested).toEqual([job.id]);
     });
   });
 });
