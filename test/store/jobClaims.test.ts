@@ -152,6 +152,22 @@ describe.each(ENGINES)('JobClaims (%s)', (engine) => {
     });
   });
 
+  describe('a job another process took over', () => {
+    it('can no longer be moved to delivering (or on) by the process that lost it', async () => {
+      const a = bot('a');
+      const b = bot('b');
+      const job = await a.create(G1, ALICE);
+      await a.store.markSubmitted(job.id, 'request-1', NOW);
+      await b.claims.adopt(NOW + LEASE_MS + 1, { all: false });
+      expect(await a.store.setStatus(job.id, 'delivering')).toBe(false);
+      expect(await b.store.setStatus(job.id, 'delivering')).toBe(true);
+      // Idempotent for its holder (a resume from delivering), and never out of a final state.
+      expect(await b.store.setStatus(job.id, 'delivering')).toBe(true);
+      await b.store.markDone(job.id, '400000000000000001', 1, 0.08, NOW);
+      expect(await b.store.setStatus(job.id, 'delivering')).toBe(false);
+    });
+  });
+
   describe('adopt', () => {
     it('takes over only unfinished jobs whose lease ran out, unless told to take them all', async () => {
       const a = bot('a');
