@@ -387,5 +387,10 @@ function offeredModels(listed: readonly ModelId[] | undefined, defaultModel: Mod
  */
 export function loadConfigFromEnvironment(): Config {
   loadDotenv({ quiet: true });
+  // discord.js's Client reads SHARDS (with JSON.parse) and SHARD_COUNT from the environment by itself: an empty
+  // line copied from .env.example must mean "unset" to it as it does here, not a crash or zero shards.
+  for (const name of ['SHARDS', 'SHARD_COUNT']) {
+    if (process.env[name]?.trim() === '') delete process.env[name];
+  }
   return loadConfig(process.env);
 }

@@ -3,6 +3,7 @@ import { createBot, type Bot } from './bot.js';
 import { startCommandLine, stopOnSignals } from './cli.js';
 import { loadCommands } from './discord/loadCommands.js';
 import { errorContext } from './logger.js';
+import { DatabaseUnavailable } from './store/database.js';
 import { runShardingManager, runsShardingManager } from './sharding.js';
 
 /**
@@ -25,12 +26,16 @@ async function main(): Promise<void> {
   try {
     bot = await createBot(config, { logger, commands });
   } catch (error) {
-    logger.error(
-      config.databaseUrl
-        ? 'could not open the PostgreSQL database: check that it runs and that DATABASE_URL names it (see README, PostgreSQL)'
-        : `could not open the SQLite database at DATABASE_PATH (${config.databasePath}): check that the folder is writable`,
-      errorContext(error),
-    );
+    if (!(error instanceof DatabaseUnavailable)) {
+      logger.error('could not start the bot', errorContext(error));
+    } else {
+      logger.error(
+        config.databaseUrl
+          ? 'could not open the PostgreSQL database: check that it runs and that DATABASE_URL names it (see README, PostgreSQL)'
+          : `could not open the SQLite database at DATABASE_PATH (${config.databasePath}): check that the folder is writable`,
+        errorContext(error.cause),
+      );
+    }
     process.exitCode = 1;
     return;
   }

@@ -34,9 +34,23 @@ export interface DatabaseLocation {
   readonly poolSize?: number | undefined;
 }
 
-/** Opens (creating if needed) the bot's database and brings its schema up to date. */
+/** The database could not be opened (or its schema brought up to date); `cause` says why. */
+export class DatabaseUnavailable extends Error {
+  override readonly name = 'DatabaseUnavailable';
+}
+
+/**
+ * Opens (creating if needed) the bot's database and brings its schema up to date.
+ * @throws {DatabaseUnavailable} when it cannot.
+ */
 export async function openDatabase(location: DatabaseLocation): Promise<Database> {
-  return location.url ? openPostgres(location.url, location.poolSize ?? 5) : openSqlite(location.path);
+  try {
+    return location.url ? await openPostgres(location.url, location.poolSize ?? 5) : openSqlite(location.path);
+  } catch (error) {
+    throw new DatabaseUnavailable(location.url ? 'PostgreSQL did not open' : 'the SQLite file did not open', {
+      cause: error,
+    });
+  }
 }
 
 /** Opens a SQLite file; the schema is brought up to date before anything else reads it. */

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -271,6 +271,21 @@ describe('graceful shutdown (SIGTERM)', () => {
     const final = await fakes.discord.waitForRequest(isFinalEdit(interaction.token));
     expect(final.files).toHaveLength(1);
     expect(fakes.fal.submissions).toHaveLength(1);
+  });
+});
+
+describe('npm start with .env.example copied as it is', () => {
+  it('starts and answers: the empty sharding variables (which discord.js reads too) mean one process', async () => {
+    fakes = await startFakes();
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const empty: Record<string, string> = {};
+    for (const match of example.matchAll(/^([A-Z_]+)=$/gm)) if (match[1]) empty[match[1]] = '';
+    expect(Object.keys(empty)).toEqual(expect.arrayContaining(['SHARDS', 'SHARD_COUNT', 'SHARD_LIST', 'DATABASE_URL']));
+    // The example's empty lines, then what this test needs (a filled .env would have its own values).
+    await startBot({ ...empty, ...fakes.env });
+    const interaction = imagine('a lighthouse');
+    const final = await fakes.discord.waitForRequest(isFinalEdit(interaction.token));
+    expect(final.files).toHaveLength(1);
   });
 });
 
