@@ -5,6 +5,7 @@
  *
  *     npm run bench -- --quick                 # smoke run, ~1 minute
  *     npm run bench -- --runs 3 --out /tmp/r.json
+ *     npm run bench -- --scenarios processes --runs 1   # 1 vs 3 processes on PostgreSQL
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, totalmem } from 'node:os';
@@ -15,6 +16,8 @@ import {
   burst,
   concurrent,
   idleRss,
+  processes,
+  PROCESS_GUILDS,
   SETTLE_MS,
   settledRss,
   overhead,
@@ -23,12 +26,14 @@ import {
   type BurstResult,
   type ConcurrentResult,
   type OverheadCase,
+  type ProcessesResult,
 } from './scenarios.js';
+import { benchDatabaseServer, createBenchDatabase, describeServer, postgresProblem } from './fleet.js';
 import { median, show } from './stats.js';
 import { startNodeFlags } from '../test/e2e/botProcess.js';
-import { BenchWorld } from './world.js';
+import { BenchWorld, cpuTimes, type WorldOptions } from './world.js';
 
-const SCENARIOS = ['burst', 'overhead', 'concurrent'] as const;
+const SCENARIOS = ['burst', 'overhead', 'concurrent', 'processes'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const TARGETS = {
@@ -54,6 +59,10 @@ const HELP = `npm run bench -- [options]
   --fal-concurrency N  the bot's FAL_CONCURRENCY, jobs at fal at once (default 40, the bot's maximum; its default is 4)
   --burst-ms MS     the burst is spread over this long (default 1000)
   --samples N       sequential jobs per overhead case (default 15; 5 when re-encoding is needed)
+  --processes-jobs N  burst size of the processes scenario (default 100)
+  --processes LIST  comma-separated fleet sizes of the processes scenario (default 1,3): bot processes on one
+                    PostgreSQL database (BENCH_DATABASE_URL, else TEST_DATABASE_URL, else
+                    postgres://postgres@127.0.0.1:5432/postgres; a fresh database per fleet), one shard each
   --runs N          repetitions; the table shows their median (default 3)
   --solid           small solid PNGs in the concurrent scenario (default: incompressible noise PNGs)
   --scenarios LIST  comma-separated subset of ${SCENARIOS.join(',')}
@@ -62,7 +71,7 @@ const HELP = `npm run bench -- [options]
   --bot-env K=V     extra environment variable for the bot, repeatable
   --wait-quiet S    before each scenario, wait up to S s for other processes to use < 15% CPU (default 20)
   --out FILE        JSON results (default bench/results.json)
-  --quick           smoke run: 20-job burst, 10 concurrent, 3 samples, 1 run, shorter fal times`;
+  --quick           smoke run: 20-job bursts, 10 concurrent, 3 samples, 1 run, shorter fal times`;
 
 interface RunResult {
   readonly run: number;
@@ -77,6 +86,8 @@ interface RunResult {
   warmBurst?: BurstResult;
   overhead?: OverheadCase[];
   concurrent?: ConcurrentResult;
+  /** One per fleet size of `--processes`, in that order. */
+  processes?: ProcessesResult[];
 }
 
 interface Row {
@@ -107,6 +118,8 @@ function parseOptions(): {
       'fal-concurrency': { type: 'string' },
       'burst-ms': { type: 'string' },
       samples: { type: 'string' },
+      'processes-jobs': { type: 'string' },
+      processes: { type: 'string' },
       runs: { type: 'string' },
       solid: { type: 'boolean', default: false },
       scenarios: { type: 'string' },
@@ -134,6 +147,9 @@ function parseOptions(): {
   const scenarios = (values.scenarios ?? SCENARIOS.join(',')).split(',').map((s) => s.trim());
   for (const s of scenarios)
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}`);
+  const processCounts = (values.processes ?? '1,3').split(',').map((s) => Number(s.trim()));
+  for (const n of processCounts)
+    if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error('--processes takes whole numbers 1-16, e.g. 1,3');
   const options: BenchOptions = {
     jobs: int('jobs', values.jobs, 200, 20, 1),
     concurrent: int('concurrent', values.concurrent, 100, 10, 1),
@@ -147,6 +163,8 @@ function parseOptions(): {
     runs: int('runs', values.runs, 3, 1, 1),
     noise: !values.solid,
     falConcurrency: int('fal-concurrency', values['fal-concurrency'], 40, 40, 1),
+    processesJobs: int('processes-jobs', values['processes-jobs'], 100, 20, 1),
+    processCounts,
     nodeArgs: [...startNodeFlags(), ...(values['node-arg'] ?? [])],
     entry: values.entry === undefined ? undefined : resolve(values.entry),
     env: Object.fromEntries(
@@ -183,26 +201,25 @@ function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
 }
 
-async function withWorld<T>(pollMs: number, options: BenchOptions, run: (world: BenchWorld) => Promise<T>): Promise<T> {
+async function withWorld<T>(
+  pollMs: number,
+  options: BenchOptions,
+  run: (world: BenchWorld) => Promise<T>,
+  fleet: Pick<WorldOptions, 'processes' | 'databaseUrl' | 'env'> = {},
+): Promise<T> {
   const world = await BenchWorld.start({
     pollIntervalMs: pollMs,
     nodeArgs: options.nodeArgs,
     entry: options.entry,
     env: options.env,
     falConcurrency: options.falConcurrency,
+    ...fleet,
   });
   try {
     return await run(world);
   } finally {
     await world.close();
   }
-}
-
-function cpuTimes(): { busy: number; total: number } {
-  const fields = (/^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? '').split(/\s+/).map(Number);
-  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: total - idle, total };
 }
 
 /** Share of all cores busy over one second, in %. Nothing of the bench runs between scenarios. */
@@ -226,11 +243,53 @@ async function waitQuiet(waitS: number): Promise<number> {
   return busy;
 }
 
+/**
+ * The `processes` scenario, once per fleet size: a fresh PostgreSQL database on `server` for each (dropped
+ * afterwards), the same burst, the same fal plans and FAL_CONCURRENCY (a cap for the whole deployment).
+ */
+async function processesRun(
+  index: number,
+  options: BenchOptions,
+  server: string,
+  waitQuietS: number,
+  result: RunResult,
+): Promise<ProcessesResult[]> {
+  const fleets: ProcessesResult[] = [];
+  // Waited for once the fleet is up, just before its burst (starting it takes seconds of its own).
+  const quiet = async (): Promise<void> => {
+    const busy = await waitQuiet(waitQuietS);
+    result.machineBusyPercent.processes = Math.max(result.machineBusyPercent.processes ?? 0, busy);
+  };
+  for (const count of options.processCounts) {
+    log(
+      `run ${index}: ${count} process${count === 1 ? '' : 'es'} on PostgreSQL, burst of ${options.processesJobs} /imagine in ${options.burstMs} ms over ${PROCESS_GUILDS} guilds`,
+    );
+    const database = await createBenchDatabase(server);
+    try {
+      const fleet = await withWorld(options.pollMs, options, (world) => processes(world, options, quiet), {
+        processes: count,
+        databaseUrl: database.url,
+        // Which process delivered which job is read from the "generation delivered" lines.
+        env: { ...options.env, LOG_LEVEL: 'info' },
+      });
+      if (fleet.othersCpuPercent.burst >= QUIET_PERCENT)
+        log(
+          `WARNING: other processes (PostgreSQL included) used ${fleet.othersCpuPercent.burst}% of the CPUs during the burst`,
+        );
+      fleets.push(fleet);
+    } finally {
+      await database.drop();
+    }
+  }
+  return fleets;
+}
+
 async function runOnce(
   index: number,
   options: BenchOptions,
   scenarios: readonly Scenario[],
   waitQuietS: number,
+  postgres: string | undefined,
 ): Promise<RunResult> {
   const result: RunResult = { run: index, idleRssMb: [], machineBusyPercent: {} };
   // A fresh bot (and fresh fakes) per scenario: VmHWM then means "peak during this scenario".
@@ -264,6 +323,9 @@ async function runOnce(
       result.settledRssMb = await settledRss(world);
       return concurrent(world, options, idle);
     });
+  }
+  if (scenarios.includes('processes') && postgres !== undefined) {
+    result.processes = await processesRun(index, options, postgres, waitQuietS, result);
   }
   return result;
 }
@@ -367,7 +429,9 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
   }
   const c = `${options.images} x ${options.size}${options.noise ? '' : ' solid'}`;
   rows.push(
-    numericRow('Idle RSS 1 s after login (MB)', runs, (r) => median(r.idleRssMb)),
+    numericRow('Idle RSS 1 s after login (MB)', runs, (r) =>
+      r.idleRssMb.length > 0 ? median(r.idleRssMb) : undefined,
+    ),
     numericRow(`Idle RSS settled, ${SETTLE_MS / 1000} s after login (MB)`, runs, (r) => r.settledRssMb, {
       text: `<= ${TARGETS.idleRssMb}`,
       ok: (v) => v <= TARGETS.idleRssMb,
@@ -446,6 +510,88 @@ function buildRows(runs: readonly RunResult[], options: BenchOptions): Row[] {
   return rows.filter((r): r is Row => r !== undefined);
 }
 
+interface ProcessesRow {
+  readonly processes: number;
+  readonly jobs: number;
+  /** Over all runs: jobs delivered exactly once / jobs. */
+  readonly deliveredOnce: string;
+  readonly throughputJobsPerS: number;
+  readonly ackP50Ms: number;
+  readonly ackP99Ms: number;
+  readonly ackMaxMs: number;
+  /** By shard. */
+  readonly peakRssMb: number[];
+  /** Jobs each process delivered, by shard. */
+  readonly jobsPerProcess: number[];
+  readonly cpuSecondsPerJob: number;
+  /** Other processes' CPU (PostgreSQL included), % of all cores: during the burst second, and the whole scenario. */
+  readonly othersCpuPercent: readonly [burst: number, scenario: number];
+}
+
+/** One row per fleet size: medians over the runs (per process, by shard). */
+function processesRows(runs: readonly RunResult[], options: BenchOptions): ProcessesRow[] {
+  return options.processCounts.flatMap((count, at) => {
+    const fleets = runs.map((r) => r.processes?.[at]).filter((f): f is ProcessesResult => f !== undefined);
+    if (fleets.length === 0) return [];
+    const each = (pick: (f: ProcessesResult) => number[]): number[] =>
+      Array.from({ length: count }, (_, i) => median(fleets.map((f) => pick(f)[i] ?? Number.NaN)));
+    return [
+      {
+        processes: count,
+        jobs: fleets[0]!.jobs,
+        deliveredOnce: `${fleets.reduce((n, f) => n + f.deliveredOnce, 0)}/${fleets.reduce((n, f) => n + f.jobs, 0)}`,
+        throughputJobsPerS: median(fleets.map((f) => f.throughputJobsPerS)),
+        ackP50Ms: median(fleets.map((f) => f.ackMs.p50)),
+        ackP99Ms: median(fleets.map((f) => f.ackMs.p99)),
+        ackMaxMs: median(fleets.map((f) => f.ackMs.max)),
+        peakRssMb: each((f) => f.peakRssMb),
+        jobsPerProcess: each((f) => f.deliveredPerProcess),
+        cpuSecondsPerJob: median(fleets.map((f) => f.cpuSecondsPerJob)),
+        othersCpuPercent: [
+          median(fleets.map((f) => f.othersCpuPercent.burst)),
+          median(fleets.map((f) => f.othersCpuPercent.scenario)),
+        ],
+      },
+    ];
+  });
+}
+
+function renderProcessesTable(rows: readonly ProcessesRow[]): string {
+  const header = [
+    'processes',
+    'jobs',
+    'delivered once',
+    'jobs/s',
+    'ack p50',
+    'ack p99',
+    'ack max (ms)',
+    'peak RSS per process (MB)',
+    'jobs per process',
+    'CPU s/job',
+    "others' CPU % (burst / all)",
+  ];
+  const body = rows.map((r) => [
+    String(r.processes),
+    String(r.jobs),
+    r.deliveredOnce,
+    show(r.throughputJobsPerS, 2),
+    show(r.ackP50Ms),
+    show(r.ackP99Ms),
+    show(r.ackMaxMs),
+    r.peakRssMb.map((v) => show(v, 0)).join(' / '),
+    r.jobsPerProcess.map((v) => show(v, 0)).join(' / '),
+    show(r.cpuSecondsPerJob, 4),
+    r.othersCpuPercent.map((v) => show(v, 0)).join(' / '),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => (line[i] ?? '').length)));
+  const format = (line: readonly string[]): string =>
+    line
+      .map((cell, i) => cell.padStart(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [format(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(format)].join('\n');
+}
+
 function renderTable(rows: readonly Row[], runs: number): string {
   const header = ['metric', 'target', ...Array.from({ length: runs }, (_, i) => `run ${i + 1}`), 'median', ''];
   const body = rows.map((r) => [
@@ -485,10 +631,18 @@ function failuresOf(runs: readonly RunResult[]): string[] {
     if (r.concurrent && r.concurrent.delivered < r.concurrent.jobs) {
       failures.push(`run ${r.run}: concurrent delivered ${r.concurrent.delivered}/${r.concurrent.jobs}`);
     }
+    for (const f of r.processes ?? []) {
+      if (f.deliveredOnce < f.jobs) {
+        failures.push(
+          `run ${r.run}: ${f.processes} process(es) delivered ${f.delivered}/${f.jobs}, exactly once ${f.deliveredOnce}/${f.jobs} (${f.duplicated} done twice, ${f.falSubmissions} fal submissions)`,
+        );
+      }
+    }
     for (const refusal of [
       ...(r.burst?.refusals ?? []),
       ...(r.warmBurst?.refusals ?? []),
       ...(r.concurrent?.refusals ?? []),
+      ...(r.processes ?? []).flatMap((f) => f.refusals),
     ]) {
       failures.push(`run ${r.run}: refused: ${refusal}`);
     }
@@ -513,10 +667,20 @@ async function main(): Promise<void> {
   log(`${String(info['cpus'])} x ${String(info['cpuModel'])}, Node ${process.version}${quick ? ', quick mode' : ''}`);
   const runs: RunResult[] = [];
   const started = Date.now();
+  // The processes scenario needs PostgreSQL; without it that scenario alone is skipped (and the run says so).
+  const server = benchDatabaseServer();
+  const skipped = scenarios.includes('processes') ? await postgresProblem(server) : undefined;
+  const postgres = scenarios.includes('processes') && skipped === undefined ? server : undefined;
+  const skipLine =
+    skipped === undefined
+      ? undefined
+      : `processes scenario SKIPPED: ${skipped}. Start PostgreSQL, or point BENCH_DATABASE_URL (or TEST_DATABASE_URL) at one.`;
+  if (skipLine) log(skipLine);
   log('warming up the fakes (not measured)');
   await withWorld(100, options, warmUpFakes);
-  for (let i = 1; i <= options.runs; i += 1) runs.push(await runOnce(i, options, scenarios, waitQuietS));
+  for (let i = 1; i <= options.runs; i += 1) runs.push(await runOnce(i, options, scenarios, waitQuietS, postgres));
   const rows = buildRows(runs, options);
+  const fleetRows = processesRows(runs, options);
   const failures = failuresOf(runs);
   const warnings = mergeCounts(
     runs.flatMap((r) => [
@@ -524,16 +688,33 @@ async function main(): Promise<void> {
       ...(r.warmBurst?.botWarnings ?? []),
       ...(r.overhead ?? []).flatMap((c) => c.botWarnings),
       ...(r.concurrent?.botWarnings ?? []),
+      ...(r.processes ?? []).flatMap((f) => f.botWarnings),
     ]),
   );
 
   process.stdout.write(
     `\nImagen bot bench: ${options.runs} run(s), ${String(info['cpus'])} x ${String(info['cpuModel'])}, Node ${process.version}, ` +
       `${Math.round((Date.now() - started) / 1000)} s; other processes' CPU before scenarios: max ${Math.max(0, ...runs.flatMap((r) => Object.values(r.machineBusyPercent)))}%\n` +
-      `fal: queue ${options.queueMs} ms, generation ${options.genMs} ms, poll ${options.pollMs} ms, FAL_CONCURRENCY ${String(options.falConcurrency ?? 'default')}; burst ${options.jobs} jobs of ` +
-      `${options.images} x ${options.size} solid in ${options.burstMs} ms; overhead: one job at a time, noise PNGs; floor = the same bytes downloaded once + uploaded once with plain node:http in another process\n\n` +
-      `${renderTable(rows, options.runs)}\n`,
+      `fal: queue ${options.queueMs} ms, generation ${options.genMs} ms, poll ${options.pollMs} ms, FAL_CONCURRENCY ${String(options.falConcurrency ?? 'default')}` +
+      (scenarios.includes('burst')
+        ? `; burst ${options.jobs} jobs of ${options.images} x ${options.size} solid in ${options.burstMs} ms`
+        : '') +
+      (scenarios.includes('overhead')
+        ? '; overhead: one job at a time, noise PNGs; floor = the same bytes downloaded once + uploaded once with plain node:http in another process'
+        : '') +
+      '\n' +
+      (rows.length > 0 ? `\n${renderTable(rows, options.runs)}\n` : ''),
   );
+  if (fleetRows.length > 0) {
+    process.stdout.write(
+      `\nProcesses on PostgreSQL (${describeServer(server)}, a fresh database each), one gateway shard each: ` +
+        `${options.processesJobs} jobs of ${options.images} x ${options.size} solid in ${options.burstMs} ms over ${PROCESS_GUILDS} guilds ` +
+        `spread over the shards, FAL_CONCURRENCY ${String(options.falConcurrency ?? 'default')} for the whole fleet; ` +
+        `jobs/s = delivered / (first dispatch -> last result at Discord); per-process columns by shard` +
+        `${options.runs > 1 ? `; medians of ${options.runs} runs` : ''}\n\n${renderProcessesTable(fleetRows)}\n`,
+    );
+  }
+  if (skipLine) process.stdout.write(`\n${skipLine}\n`);
   const last = runs.at(-1);
   if (last?.overhead) {
     const names = [...new Set(last.overhead.flatMap((c) => Object.keys(c.breakdownMs)))].sort();
@@ -558,7 +739,22 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
-    `${JSON.stringify({ date: new Date(started).toISOString(), machine: info, options, targets: TARGETS, summary: rows, failures, runs }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        date: new Date(started).toISOString(),
+        machine: info,
+        options,
+        targets: TARGETS,
+        summary: rows,
+        ...(scenarios.includes('processes') && {
+          processes: { server: describeServer(server), skipped: skipped ?? null, summary: fleetRows },
+        }),
+        failures,
+        runs,
+      },
+      null,
+      2,
+    )}\n`,
   );
   process.stdout.write(`\nResults: ${out}\n`);
   process.exitCode = failures.length > 0 ? 1 : 0;

@@ -8,7 +8,8 @@ import type { InteractionPayload, RecordedRequest } from '../test/fakes/discord.
 import type { FalJobPlan } from '../test/fakes/fal.js';
 import { testPng } from '../test/fakes/png.js';
 import { distribution, max, mean, median, min, round, type Distribution } from './stats.js';
-import { BenchWorld } from './world.js';
+import { guildOnShard } from './fleet.js';
+import { BenchWorld, cpuTimes } from './world.js';
 
 export type Size = '1K' | '2K';
 
@@ -30,6 +31,10 @@ export interface BenchOptions {
   readonly env: Readonly<Record<string, string>>;
   /** FAL_CONCURRENCY given to the bot; undefined leaves the bot's default. */
   readonly falConcurrency: number | undefined;
+  /** Burst size of the `processes` scenario. */
+  readonly processesJobs: number;
+  /** Fleet sizes of the `processes` scenario (bot processes on one PostgreSQL database, one shard each). */
+  readonly processCounts: readonly number[];
 }
 
 export const SIDE: Record<Size, number> = { '1K': 1024, '2K': 2048 };
@@ -150,6 +155,8 @@ interface Dispatched {
   readonly images: number;
   readonly interaction: InteractionPayload;
   readonly dispatchedAt: number;
+  /** The gateway shard Discord sent it to, i.e. the bot process that received it. */
+  readonly shard: number;
   final: RecordedRequest | undefined;
   /** What the bot answered instead of deferring, if it refused the job. */
   refusal?: string;
@@ -176,29 +183,33 @@ function isFinalEdit(token: string) {
 
 let promptCounter = 0;
 
-/** Each job comes from its own member, as in a busy server (per-member limits are not under test). */
-function dispatch(world: BenchWorld, images: number, size: Size): Dispatched {
+/**
+ * Each job comes from its own member, as in a busy server (per-member limits are not under test); in the fake's
+ * guild unless `guildId` says another.
+ */
+function dispatch(world: BenchWorld, images: number, size: Size, guildId?: string): Dispatched {
   promptCounter += 1;
   const prompt = `bench job ${promptCounter} ${process.pid}`;
   const user = { id: String(300_000_000_000_000_000n + BigInt(promptCounter)), username: `member${promptCounter}` };
-  const { interaction, dispatchedAt } = world.imagine(prompt, images, size, user);
-  return { prompt, images, interaction, dispatchedAt, final: undefined };
+  const { interaction, dispatchedAt, shard } = world.imagine(prompt, images, size, user, guildId);
+  return { prompt, images, interaction, dispatchedAt, shard, final: undefined };
 }
 
-/** Dispatches `count` jobs evenly over `spanMs`; resolves with them once all are sent. */
+/** Dispatches `count` jobs evenly over `spanMs` (job `i` in guild `guildOf(i)`); resolves once all are sent. */
 async function dispatchSpread(
   world: BenchWorld,
   count: number,
   spanMs: number,
   images: number,
   size: Size,
+  guildOf?: (index: number) => string,
 ): Promise<{ jobs: Dispatched[]; spanMs: number }> {
   const jobs: Dispatched[] = [];
   const start = performance.now();
   while (jobs.length < count) {
     const due = start + (jobs.length * spanMs) / count;
     const now = performance.now();
-    if (now >= due) jobs.push(dispatch(world, images, size));
+    if (now >= due) jobs.push(dispatch(world, images, size, guildOf?.(jobs.length)));
     else await sleep(Math.max(1, Math.floor(due - now)));
   }
   return { jobs, spanMs: performance.now() - start };
@@ -288,13 +299,14 @@ function minGap(gapsMs: readonly number[]): number {
   return smallest === Number.POSITIVE_INFINITY ? smallest : round(smallest);
 }
 
-/** Bot log lines since `from`, de-duplicated by message, with counts. */
+/** Bot log lines since `from` (warnings and errors: info and debug are skipped), by message, with counts. */
 function warningsSince(world: BenchWorld, from: number): string[] {
   const counts = new Map<string, number>();
   for (const line of world.botLog.slice(from)) {
     let key = line.slice(0, 200);
     try {
       const parsed = JSON.parse(line) as { level?: string; msg?: string; message?: string };
+      if (parsed.level === 'info' || parsed.level === 'debug') continue;
       key = `${parsed.level ?? '?'}: ${parsed.msg ?? parsed.message ?? line.slice(0, 160)}`;
     } catch {
       // Not a JSON log line (e.g. a Node warning on stderr): keep it as it is.
@@ -441,6 +453,174 @@ export async function concurrent(
   } finally {
     clearInterval(sampler);
   }
+}
+
+/** Guilds the `processes` burst is spread over, the same number whatever the fleet size (each on a known shard). */
+export const PROCESS_GUILDS = 12;
+
+export interface ProcessesResult {
+  /** Bot processes on one PostgreSQL database, one gateway shard each. */
+  readonly processes: number;
+  readonly jobs: number;
+  readonly acked: number;
+  /** Jobs whose final message reached Discord, with every image. */
+  readonly delivered: number;
+  /** Delivered with exactly one final edit and one fal submission: neither lost nor done twice. */
+  readonly deliveredOnce: number;
+  /** Jobs with more than one final edit or fal submission (should be none). */
+  readonly duplicated: number;
+  readonly falSubmissions: number;
+  /** First dispatch -> last byte of the last delivered result reaching Discord. */
+  readonly spanMs: number;
+  /** Delivered jobs per second over {@link spanMs}. */
+  readonly throughputJobsPerS: number;
+  /** INTERACTION_CREATE handed to the gateway socket -> its callback reaching the fake Discord. */
+  readonly ackMs: Distribution;
+  /** Every job's ack latency, in dispatch order. */
+  readonly ackSamplesMs: number[];
+  /** COMPLETED served -> final edit received, over all jobs. */
+  readonly deliverMs: Distribution;
+  /** VmHWM of each process, by shard, at the end of the scenario (start-up included). */
+  readonly peakRssMb: number[];
+  /** Interactions Discord sent to each process (its shard), by shard. */
+  readonly receivedPerProcess: number[];
+  /** Jobs each process delivered ("generation delivered" in its log), by shard. */
+  readonly deliveredPerProcess: number[];
+  /** Jobs a process adopted from another ("took over jobs" in the logs; should be none: no process dies here). */
+  readonly tookOver: number;
+  /** All processes' CPU time together, per job. */
+  readonly cpuSecondsPerJob: number;
+  /**
+   * CPU used by everything but the bot processes and the bench (% of all cores): other work on the machine, and
+   * the PostgreSQL server (which serves the bot too). During the burst second, when acknowledgements are
+   * measured, and over the whole scenario.
+   */
+  readonly othersCpuPercent: { readonly burst: number; readonly scenario: number };
+  readonly botWarnings: string[];
+  readonly refusals: string[];
+}
+
+interface CpuMark {
+  readonly machine: { busy: number; total: number };
+  readonly bench: NodeJS.CpuUsage;
+  readonly bot: number;
+}
+
+function cpuMark(world: BenchWorld): CpuMark {
+  return { machine: cpuTimes(), bench: process.cpuUsage(), bot: world.cpuSeconds() };
+}
+
+/** CPU used since `from` by other processes than the bot's and this one, in % of all cores. */
+function othersCpuPercent(world: BenchWorld, from: CpuMark): number {
+  const machine = cpuTimes();
+  const bench = process.cpuUsage(from.bench);
+  const own = world.cpuSeconds() - from.bot + (bench.user + bench.system) / 1e6;
+  const total = machine.total - from.machine.total;
+  return total > 0 ? round(Math.max(0, ((machine.busy - from.machine.busy - own) / total) * 100), 0) : Number.NaN;
+}
+
+/** Sum of `count` in the JSON log lines of `lines` whose message contains `message` (1 per line without one). */
+function countLogged(lines: readonly string[], message: string, field?: string): number {
+  let total = 0;
+  for (const line of lines) {
+    if (!line.includes(message)) continue;
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      const value = field === undefined ? undefined : parsed[field];
+      total += typeof value === 'number' ? value : 1;
+    } catch {
+      total += 1;
+    }
+  }
+  return total;
+}
+
+/**
+ * `--processes-jobs` /imagine within `--burst-ms` over a fleet of bot processes on one PostgreSQL database (the
+ * world's), spread evenly over {@link PROCESS_GUILDS} guilds whose shards are spread evenly over the processes:
+ * throughput, ack latency, peak memory of each process, and that every job was delivered exactly once.
+ * The bots run at LOG_LEVEL=info, to tell which process delivered which job (two lines a job). `beforeBurst` runs
+ * once the fleet is up, just before the burst (the bench waits there for the machine to be quiet).
+ */
+export async function processes(
+  world: BenchWorld,
+  options: BenchOptions,
+  beforeBurst: () => Promise<unknown> = () => Promise.resolve(),
+): Promise<ProcessesResult> {
+  const count = world.bots.length;
+  const side = SIDE[options.size];
+  world.usePlan(timedPlan(options, { width: side, height: side, noise: false }), options.queueMs, options.genMs);
+  // The last process has just become READY: let it finish starting (as idleRss does for one).
+  await sleep(1000);
+  // Starting the fleet takes seconds: the machine may have got busy again meanwhile.
+  await beforeBurst();
+  const logFrom = world.botLog.length;
+  const linesFrom = world.bots.map((bot) => bot.lines.length);
+  const guilds = Array.from({ length: PROCESS_GUILDS }, (_, j) =>
+    guildOnShard(j % count, count, Math.floor(j / count)),
+  );
+  const mark = cpuMark(world);
+  const { jobs } = await dispatchSpread(
+    world,
+    options.processesJobs,
+    options.burstMs,
+    options.images,
+    options.size,
+    (index) => guilds[index % guilds.length]!,
+  );
+  await sleep(100);
+  const othersBurst = othersCpuPercent(world, mark);
+  await waitForFinals(world, jobs, jobTimeoutMs(options, jobs.length));
+  // Long enough for a second delivery of a job (another process working it too) to show.
+  await sleep(500);
+  const othersScenario = othersCpuPercent(world, mark);
+  const cpu = world.cpuSeconds() - mark.bot;
+  const peakRssMb = world.bots.map((_, i) => round(world.memory(i).hwmMb));
+  const records = jobs.map((job) => jobRecord(world, job));
+  const submissions = new Map<string, number>();
+  for (const s of world.fal.submissions) {
+    const prompt = String(s.input['prompt']);
+    submissions.set(prompt, (submissions.get(prompt) ?? 0) + 1);
+  }
+  let deliveredOnce = 0;
+  let duplicated = 0;
+  /** When each delivered job's last request to Discord (its result) had fully arrived. */
+  const deliveredAt: number[] = [];
+  for (const [i, job] of jobs.entries()) {
+    const final = isFinalEdit(job.interaction.token);
+    const finals = world.requestsOf(job.interaction).filter((r) => final(r) && r.status === 200).length;
+    const submitted = submissions.get(job.prompt) ?? 0;
+    if (finals > 1 || submitted > 1) duplicated += 1;
+    if (!records[i]!.delivered) continue;
+    if (finals === 1 && submitted === 1) deliveredOnce += 1;
+    const ends = (world.webhookRequests.get(job.interaction.token) ?? []).map((r) => r.end ?? Number.NaN);
+    deliveredAt.push(max(ends.filter(Number.isFinite)));
+  }
+  const delivered = records.filter((r) => r.delivered).length;
+  const spanMs = max(deliveredAt) - (jobs[0]?.dispatchedAt ?? Number.NaN);
+  const lines = world.bots.map((bot, i) => bot.lines.slice(linesFrom[i]));
+  return {
+    processes: count,
+    jobs: jobs.length,
+    acked: records.filter((r) => r.acked).length,
+    delivered,
+    deliveredOnce,
+    duplicated,
+    falSubmissions: jobs.reduce((sum, job) => sum + (submissions.get(job.prompt) ?? 0), 0),
+    spanMs: round(spanMs),
+    throughputJobsPerS: round(delivered / (spanMs / 1000), 2),
+    ackMs: distribution(records.map((r) => r.ackMs).filter(Number.isFinite)),
+    ackSamplesMs: records.map((r) => round(r.ackMs)),
+    deliverMs: distribution(records.map((r) => r.deliverMs).filter(Number.isFinite)),
+    peakRssMb,
+    receivedPerProcess: world.bots.map((bot) => jobs.filter((job) => job.shard === bot.shard).length),
+    deliveredPerProcess: lines.map((own) => countLogged(own, 'generation delivered')),
+    tookOver: countLogged(lines.flat(), 'took over jobs another process left', 'count'),
+    cpuSecondsPerJob: round(cpu / jobs.length, 4),
+    othersCpuPercent: { burst: othersBurst, scenario: othersScenario },
+    botWarnings: warningsSince(world, logFrom),
+    refusals: refusals(records),
+  };
 }
 
 /**

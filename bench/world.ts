@@ -37,19 +37,38 @@ export interface WorldOptions {
   readonly falConcurrency?: number | undefined;
   /** Extra environment variables for the bot (e.g. MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * A PostgreSQL database for the bot (DATABASE_URL); then every process is one gateway shard (SHARDS and
+   * SHARD_COUNT), as on several machines. Unset: one process on SQLite in a temp dir, as `npm start` by default.
+   */
+  readonly databaseUrl?: string | undefined;
+  /** Bot processes, each one shard of this many (default 1; more than one needs `databaseUrl`). */
+  readonly processes?: number;
+}
+
+/** One bot process (`node dist/src/main.js`) of the world and its output. */
+export interface BenchBot {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** The gateway shard it runs (0 of 1 without sharding). */
+  readonly shard: number;
+  /** Its stdout and stderr lines (JSON log lines at LOG_LEVEL, Node warnings). */
+  readonly lines: string[];
+  readonly exited: Promise<number | null>;
 }
 
 /**
  * The fakes from `test/fakes` running in this process, the real bot as a child process (`node dist/src/main.js`,
  * as `npm start` runs it) pointed at them, and fine-grained timestamps of the HTTP traffic taken through
- * `node:diagnostics_channel` (so neither the fakes nor the bot are changed for the bench).
+ * `node:diagnostics_channel` (so neither the fakes nor the bot are changed for the bench). With
+ * {@link WorldOptions.processes}, several bot processes on one PostgreSQL database, one gateway shard each.
  */
 export class BenchWorld {
   readonly discord: FakeDiscord;
   readonly fal: FakeFal;
-  readonly bot: ChildProcess;
-  readonly pid: number;
-  /** Bot stderr and its warn/error log lines (LOG_LEVEL=warn). */
+  /** The bot processes, by shard. */
+  readonly bots: BenchBot[] = [];
+  /** Stderr and log lines of every bot process, in arrival order (LOG_LEVEL=warn unless the env says otherwise). */
   readonly botLog: string[] = [];
   /** Interaction id -> when its first callback request reached the fake. */
   readonly ackArrivals = new Map<string, number>();
@@ -71,12 +90,12 @@ export class BenchWorld {
   runMs = 0;
 
   readonly #dir: string;
+  readonly #options: WorldOptions;
   readonly #discordPort: number;
   readonly #falPort: number;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #sockets = new WeakSet<Socket>();
   #seenSubmissions = 0;
-  readonly #exited: Promise<number | null>;
   readonly #onRequestStart = (message: unknown): void => this.#requestStarted(message as DiagMessage);
   readonly #onResponseFinish = (message: unknown): void => this.#responseFinished(message as DiagMessage);
 
@@ -84,20 +103,46 @@ export class BenchWorld {
     this.discord = discord;
     this.fal = fal;
     this.#dir = dir;
+    this.#options = options;
     this.#discordPort = Number(new URL(discord.apiUrl).port);
     this.#falPort = Number(new URL(fal.baseUrl).port);
     dc.subscribe('http.server.request.start', this.#onRequestStart);
     dc.subscribe('http.server.response.finish', this.#onResponseFinish);
-    this.bot = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry ?? BOT_ENTRY], {
+  }
+
+  /** The first (or only) bot process. */
+  get bot(): ChildProcess {
+    return this.#first().child;
+  }
+
+  get pid(): number {
+    return this.#first().pid;
+  }
+
+  #first(): BenchBot {
+    const first = this.bots[0];
+    if (!first) throw new Error('no bot process started');
+    return first;
+  }
+
+  #spawn(shard: number, count: number): BenchBot {
+    const options = this.#options;
+    const dir = this.#dir;
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry ?? BOT_ENTRY], {
       cwd: dir, // no stray .env is picked up
       env: {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         HOME: dir,
         DISCORD_TOKEN: BENCH_DISCORD_TOKEN,
-        FAL_KEY: fal.key,
-        DISCORD_API_URL: discord.apiUrl,
-        FAL_BASE_URL: fal.baseUrl,
+        FAL_KEY: this.fal.key,
+        DISCORD_API_URL: this.discord.apiUrl,
+        FAL_BASE_URL: this.fal.baseUrl,
         DATABASE_PATH: join(dir, 'imagine.sqlite'),
+        ...(options.databaseUrl !== undefined && {
+          DATABASE_URL: options.databaseUrl,
+          SHARDS: String(shard),
+          SHARD_COUNT: String(count),
+        }),
         LOG_LEVEL: 'warn',
         FAL_POLL_INTERVAL_MS: String(options.pollIntervalMs),
         ...(options.falConcurrency !== undefined && { FAL_CONCURRENCY: String(options.falConcurrency) }),
@@ -109,36 +154,69 @@ export class BenchWorld {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    if (this.bot.pid === undefined) throw new Error('could not start the bot process');
-    this.pid = this.bot.pid;
+    if (child.pid === undefined) throw new Error('could not start the bot process');
+    const lines: string[] = [];
+    let partial = '';
     const keep = (chunk: Buffer): void => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.botLog.push(line);
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        if (!line.trim()) continue;
+        lines.push(line);
+        this.botLog.push(line);
+      }
     };
-    this.bot.stdout?.on('data', keep);
-    this.bot.stderr?.on('data', keep);
-    this.#exited = new Promise((resolve) => this.bot.once('exit', (code) => resolve(code)));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const bot: BenchBot = { child, pid: child.pid, shard, lines, exited };
+    this.bots.push(bot);
+    return bot;
   }
 
-  /** Starts both fakes and the bot; resolves once the bot is logged in and has registered /imagine. */
+  /**
+   * Starts both fakes and the bot; resolves once the bot is logged in and has registered /imagine. Several
+   * processes start one after the other (the first one creates the schema), each once its shard is READY.
+   */
   static async start(options: WorldOptions): Promise<BenchWorld> {
-    const discord = await FakeDiscord.start({ token: BENCH_DISCORD_TOKEN });
+    const count = options.processes ?? 1;
+    if (!Number.isInteger(count) || count < 1) throw new Error('processes must be a whole number >= 1');
+    if (count > 1 && options.databaseUrl === undefined) throw new Error('several bot processes need a databaseUrl');
+    const discord = await FakeDiscord.start({ token: BENCH_DISCORD_TOKEN, shards: count });
     const fal = await FakeFal.start();
     const dir = mkdtempSync(join(tmpdir(), 'imagen-bench-'));
     const world = new BenchWorld(discord, fal, dir, options);
     try {
-      const started = Promise.all([
-        discord.waitForReady(),
-        discord.waitForRequest(
-          (r) => r.method === 'PUT' && r.path.endsWith('/commands') && r.status === 200,
-          START_TIMEOUT_MS,
-        ),
-      ]);
-      const died = world.#exited.then((code) => {
-        throw new Error(
-          `the bot exited (code ${String(code)}) before it was ready:\n${world.botLog.slice(-20).join('\n')}`,
-        );
-      });
-      await Promise.race([started, died]);
+      for (let shard = 0; shard < count; shard += 1) {
+        const bot = world.#spawn(shard, count);
+        const ready: Promise<unknown>[] = [discord.waitForReady([shard, count])];
+        // Only the first process registers the commands; the others find them unchanged (a hash in the database).
+        if (shard === 0) {
+          ready.push(
+            discord.waitForRequest(
+              (r) => r.method === 'PUT' && r.path.endsWith('/commands') && r.status === 200,
+              START_TIMEOUT_MS,
+            ),
+          );
+        }
+        const died = bot.exited.then((code) => {
+          throw new Error(
+            `bot process ${shard} exited (code ${String(code)}) before it was ready:\n${bot.lines.slice(-20).join('\n')}`,
+          );
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`bot process ${shard} was not ready after ${START_TIMEOUT_MS} ms`)),
+            START_TIMEOUT_MS,
+          );
+        });
+        try {
+          await Promise.race([Promise.all(ready), died, timedOut]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
     } catch (error) {
       await world.close();
       throw error;
@@ -146,16 +224,21 @@ export class BenchWorld {
     return world;
   }
 
-  /** Sends one /imagine from `user`; returns the payload and when it was handed to the gateway socket. */
+  /**
+   * Sends one /imagine from `user` (in `guildId`, default the fake's guild); returns the payload, when it was
+   * handed to the gateway socket and the shard (so the process) it was sent to.
+   */
   imagine(
     prompt: string,
     numImages: number,
     resolution: '1K' | '2K',
     user: FakeUser,
-  ): { interaction: InteractionPayload; dispatchedAt: number } {
+    guildId?: string,
+  ): { interaction: InteractionPayload; dispatchedAt: number; shard: number } {
     const interaction = this.discord.chatInput({
       name: 'imagine',
       user,
+      ...(guildId !== undefined && { guildId }),
       options: [
         { name: 'prompt', type: 3, value: prompt },
         { name: 'num_images', type: 4, value: numImages },
@@ -163,8 +246,8 @@ export class BenchWorld {
       ],
     });
     const dispatchedAt = performance.now();
-    this.discord.dispatchInteraction(interaction);
-    return { interaction, dispatchedAt };
+    const [shard] = this.discord.dispatchInteraction(interaction);
+    return { interaction, dispatchedAt, shard };
   }
 
   /**
@@ -189,31 +272,40 @@ export class BenchWorld {
     return this.fal.submissions.find((s) => s.input['prompt'] === prompt)?.requestId;
   }
 
-  /** VmRSS and VmHWM of the bot, in MiB. */
-  memory(): { rssMb: number; hwmMb: number } {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+  /** VmRSS and VmHWM of a bot process (by shard; default the first), in MiB. */
+  memory(index = 0): { rssMb: number; hwmMb: number } {
+    const bot = this.bots[index];
+    if (!bot) throw new Error(`no bot process ${index}`);
+    const status = readFileSync(`/proc/${bot.pid}/status`, 'utf8');
     const kb = (name: string): number =>
       Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
     return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
   }
 
-  /** User + system CPU time the bot has used, in seconds. */
+  /** User + system CPU time the bot has used (all its processes together), in seconds. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of proc_pid_stat(5) (utime, stime); after the comm field they are at index 11 and 12.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    let total = 0;
+    for (const bot of this.bots) {
+      const stat = readFileSync(`/proc/${bot.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields 14 and 15 of proc_pid_stat(5) (utime, stime); after the comm field they are at index 11 and 12.
+      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    }
+    return total;
   }
 
-  /** Stops the bot (SIGTERM, as a service manager would), then the fakes. */
+  /** Stops the bot processes (SIGTERM, as a service manager would), then the fakes. */
   async close(): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
-    if (this.bot.exitCode === null && this.bot.signalCode === null) {
-      this.bot.kill('SIGTERM');
-      const timer = setTimeout(() => this.bot.kill('SIGKILL'), 15_000);
-      await this.#exited;
-      clearTimeout(timer);
-    }
+    await Promise.all(
+      this.bots.map(async ({ child, exited }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
     dc.unsubscribe('http.server.request.start', this.#onRequestStart);
     dc.unsubscribe('http.server.response.finish', this.#onResponseFinish);
     await Promise.all([this.discord.close(), this.fal.close()]);
@@ -338,5 +430,13 @@ interface DiagMessage {
   socket: Socket;
 }
 
-/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream Linux build). */
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat and of /proc/stat (100 on every mainstream Linux build). */
 const CLOCK_TICKS = 100;
+
+/** CPU time of the whole machine so far (all cores, from /proc/stat), in seconds: busy, and busy + idle. */
+export function cpuTimes(): { busy: number; total: number } {
+  const fields = (/^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? '').split(/\s+/).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+}

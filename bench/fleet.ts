@@ -1,0 +1,66 @@
+/**
+ * What the `processes` scenario needs beyond {@link BenchWorld}: a PostgreSQL server to make a fresh database on
+ * for each fleet of bot processes, and guilds whose interactions Discord sends to a given shard.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/** Where the bench looks for PostgreSQL when neither BENCH_DATABASE_URL nor TEST_DATABASE_URL is set. */
+export const DEFAULT_BENCH_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * The PostgreSQL server the `processes` scenario uses: BENCH_DATABASE_URL, else TEST_DATABASE_URL (the tests'
+ * server), else {@link DEFAULT_BENCH_DATABASE_URL}. Any database on it; the role must be allowed to CREATE DATABASE.
+ */
+export function benchDatabaseServer(env: NodeJS.ProcessEnv = process.env): string {
+  return env['BENCH_DATABASE_URL']?.trim() || env['TEST_DATABASE_URL']?.trim() || DEFAULT_BENCH_DATABASE_URL;
+}
+
+/** host:port/database of a connection string, without the user or password (for messages). */
+export function describeServer(url: string): string {
+  try {
+    const where = new URL(url);
+    return `${where.hostname}:${where.port || '5432'}${where.pathname}`;
+  } catch {
+    return 'an unparsable connection string';
+  }
+}
+
+/** Why PostgreSQL at `url` cannot be used (it does not answer, refuses the login, ...); undefined when it answers. */
+export async function postgresProblem(url: string): Promise<string | undefined> {
+  try {
+    await admin(url, 'SELECT 1');
+    return undefined;
+  } catch (error) {
+    const message = error instanceof Error ? error.message || error.name : String(error);
+    return `PostgreSQL at ${describeServer(url)} does not answer (${message})`;
+  }
+}
+
+/** A fresh, empty database on the server at `serverUrl`; `drop` removes it (ending any connection left to it). */
+export async function createBenchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `imagen_bench_${randomBytes(6).toString('hex')}`;
+  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function admin(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query(statement);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A guild id on shard `shard` of `count`: Discord sends a guild's events to shard (guild_id >> 22) % count
+ * (https://discord.com/developers/docs/events/gateway#sharding). The same construction as test/multiprocess/fleet.ts,
+ * whose module brings in the in-process test world; the bench only needs the id.
+ */
+export function guildOnShard(shard: number, count: number, n = 0): string {
+  return String((BigInt(count) * (1_000_000_000n + BigInt(n)) + BigInt(shard)) << 22n);
+}
