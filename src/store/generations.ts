@@ -147,7 +147,8 @@ export class GenerationStore {
     dayStart: number,
     db: Db | Transaction<Schema> = this.#db,
   ): Promise<UsageSnapshot> {
-    const member = await db
+    // One statement (one round trip inside the admission lock): the member's, the server's and the bot's usage.
+    const member = db
       .selectFrom('generations')
       .select([
         sql<number>`COALESCE(SUM(CASE WHEN status IN (${sql.join(UNFINISHED)}) THEN 1 ELSE 0 END), 0)`.as('active'),
@@ -155,21 +156,37 @@ export class GenerationStore {
         sql<number>`COALESCE(SUM(CASE WHEN created_at >= ${dayStart} THEN quota_images ELSE 0 END), 0)`.as('images'),
       ])
       .where(inGuild(guildId))
-      .where('requester_id', '=', requesterId)
-      .executeTakeFirst();
-    const guild = await this.#guildTotals(db, guildId, dayStart);
-    const global = await db
+      .where('requester_id', '=', requesterId);
+    const guild = db
+      .selectFrom('generations')
+      .select([
+        sql<number>`COALESCE(SUM(quota_images), 0)`.as('images'),
+        sql<number>`COALESCE(SUM(cost_usd), 0)`.as('cost'),
+      ])
+      .where(inGuild(guildId))
+      .where('created_at', '>=', dayStart);
+    const everyone = db
       .selectFrom('generations')
       .select(sql<number>`COALESCE(SUM(cost_usd), 0)`.as('cost'))
-      .where('created_at', '>=', dayStart)
+      .where('created_at', '>=', dayStart);
+    const row = await db
+      .selectFrom([member.as('m'), guild.as('g'), everyone.as('e')])
+      .select([
+        'm.active',
+        'm.last',
+        'm.images as memberImages',
+        'g.images as guildImages',
+        'g.cost as guildCost',
+        'e.cost as globalCost',
+      ])
       .executeTakeFirst();
     return {
-      memberActiveJobs: member?.active ?? 0,
-      memberLastJobAt: member?.last ?? null,
-      memberImagesToday: member?.images ?? 0,
-      guildImagesToday: guild.quotaImages,
-      guildCostTodayUsd: guild.costUsd,
-      globalCostTodayUsd: global?.cost ?? 0,
+      memberActiveJobs: row?.active ?? 0,
+      memberLastJobAt: row?.last ?? null,
+      memberImagesToday: row?.memberImages ?? 0,
+      guildImagesToday: row?.guildImages ?? 0,
+      guildCostTodayUsd: row?.guildCost ?? 0,
+      globalCostTodayUsd: row?.globalCost ?? 0,
     };
   }
 
