@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
 import type { Schema } from './schema.js';
 
@@ -133,6 +133,8 @@ const OID_NUMERIC = 1700;
  * gives them: every value the bot stores fits a double exactly.
  */
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  // Loaded only here: a bot on SQLite never carries the PostgreSQL driver in its memory.
+  const { default: pg } = await import('pg');
   const asNumber = (value: string) => Number(value);
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
