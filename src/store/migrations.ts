@@ -105,6 +105,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE generations ADD COLUMN lease_expires_at INTEGER;
   ALTER TABLE generations ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
   `,
+  // The fair order reads who was served in the last day at every free slot: without this it scans every job ever.
+  `
+  CREATE INDEX generations_by_dispatch ON generations(dispatched_at) WHERE dispatched_at IS NOT NULL;
+  `,
 ];
 
 /**
@@ -180,5 +184,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     height        INTEGER,
     PRIMARY KEY (generation_id, image_index)
   );
+  `,
+  // The fair order reads who was served in the last day at every free slot: without this it scans every job ever.
+  `
+  CREATE INDEX generations_by_dispatch ON generations(dispatched_at) WHERE dispatched_at IS NOT NULL;
   `,
 ];
