@@ -55,12 +55,3 @@ async function admin(url: string, statement: string): Promise<void> {
     await client.end().catch(() => undefined);
   }
 }
-
-/**
- * A guild id on shard `shard` of `count`: Discord sends a guild's events to shard (guild_id >> 22) % count
- * (https://discord.com/developers/docs/events/gateway#sharding). The same construction as test/multiprocess/fleet.ts,
- * whose module brings in the in-process test world; the bench only needs the id.
- */
-export function guildOnShard(shard: number, count: number, n = 0): string {
-  return String((BigInt(count) * (1_000_000_000n + BigInt(n)) + BigInt(shard)) << 22n);
-}

@@ -8,7 +8,7 @@ import type { InteractionPayload, RecordedRequest } from '../test/fakes/discord.
 import type { FalJobPlan } from '../test/fakes/fal.js';
 import { testPng } from '../test/fakes/png.js';
 import { distribution, max, mean, median, min, round, type Distribution } from './stats.js';
-import { guildOnShard } from './fleet.js';
+import { guildOnShard } from '../test/fakes/discord.js';
 import { BenchWorld, cpuTimes } from './world.js';
 
 export type Size = '1K' | '2K';

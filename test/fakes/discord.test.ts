@@ -21,7 +21,7 @@ import {
 import type { ChatInputCommandInteraction, Interaction } from 'discord.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { FakeDiscord, snowflake } from './discord.js';
+import { FakeDiscord, guildOnShard, snowflake } from './discord.js';
 import type { InteractionPayload, RecordedRequest } from './discord.js';
 
 let fake: FakeDiscord;
@@ -513,11 +513,6 @@ describe('FakeDiscord with the real discord.js Client', () => {
     expect(fake.requests.filter((r) => r.path === '/gateway/bot')).toHaveLength(1);
   });
 });
-
-/** A guild id Discord routes to shard `shard` of `count` ((id >> 22) % count). */
-function guildOnShard(shard: number, count: number): string {
-  return String((BigInt(count) * 1_000_000_000n + BigInt(shard)) << 22n);
-}
 
 /** A client that connects only `shards` of `shardCount`, as one shard process of a ShardingManager does. */
 async function loginShards(shards: number[] | 'auto', shardCount?: number): Promise<Client> {

@@ -21,5 +21,6 @@
  * `messages.ts`, `validation.ts`, `gateway.ts`, `builders.ts` (interaction payloads), `types.ts`.
  */
 export { FakeDiscord } from './discord/fakeDiscord.js';
+export { guildOnShard } from './discord/gateway.js';
 export { DEFAULT_APP_PERMISSIONS, DEFAULT_MEMBER_PERMISSIONS, DEFAULT_USER, snowflake } from './discord/protocol.js';
 export type * from './discord/types.js';

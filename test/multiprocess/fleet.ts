@@ -2,21 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { ApplicationCommandOptionType as T } from 'discord.js';
 import { BotProcess } from '../e2e/botProcess.js';
 import { isFinalEdit, type Fakes } from '../e2e/world.js';
-import type { FakeUser } from '../fakes/discord.js';
+import { guildOnShard, type FakeUser } from '../fakes/discord.js';
 
 /** Builds dist/ once per test file: the processes run the compiled entry point, as `npm start` does. */
 export function buildOnce(): void {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
     stdio: 'inherit',
   });
-}
-
-/**
- * A guild id on shard `shard` of `count`: Discord sends a guild's events to shard (guild_id >> 22) % count
- * (https://discord.com/developers/docs/events/gateway#sharding).
- */
-export function guildOnShard(shard: number, count: number, n = 0): string {
-  return String((BigInt(count) * (1_000_000_000n + BigInt(n)) + BigInt(shard)) << 22n);
 }
 
 /**

@@ -2,8 +2,8 @@ import { ApplicationCommandOptionType as T } from 'discord.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BotProcess } from '../e2e/botProcess.js';
 import { assertNoSecrets, isCallback, isFinalEdit, startFakes, type Fakes } from '../e2e/world.js';
-import type { InteractionPayload } from '../fakes/discord.js';
-import { buildOnce, guildOnShard } from './fleet.js';
+import { guildOnShard, type InteractionPayload } from '../fakes/discord.js';
+import { buildOnce } from './fleet.js';
 
 /**
  * `npm start` with SHARD_COUNT: one manager process (discord.js's ShardingManager) starting a bot process per

@@ -19,6 +19,11 @@ export function shardOf(guildId: string | undefined, count: number): number {
   return guildId === undefined ? 0 : Number((BigInt(guildId) >> 22n) % BigInt(count));
 }
 
+/** A guild id on shard `shard` of `count` ({@link shardOf}); `n` picks another such guild. */
+export function guildOnShard(shard: number, count: number, n = 0): string {
+  return String((BigInt(count) * (1_000_000_000n + BigInt(n)) + BigInt(shard)) << 22n);
+}
+
 export interface GatewaySession {
   id: string;
   /** The shard the client identified as ([0, 1] when it sent none). */
