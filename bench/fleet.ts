@@ -2,8 +2,7 @@
  * What the `processes` scenario needs beyond {@link BenchWorld}: a PostgreSQL server to make a fresh database on
  * for each fleet of bot processes, and guilds whose interactions Discord sends to a given shard.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { onServer } from '../test/support/databases.js';
 
 /** Where the bench looks for PostgreSQL when neither BENCH_DATABASE_URL nor TEST_DATABASE_URL is set. */
 export const DEFAULT_BENCH_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -29,29 +28,10 @@ export function describeServer(url: string): string {
 /** Why PostgreSQL at `url` cannot be used (it does not answer, refuses the login, ...); undefined when it answers. */
 export async function postgresProblem(url: string): Promise<string | undefined> {
   try {
-    await admin(url, 'SELECT 1');
+    await onServer(url, 'SELECT 1');
     return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message || error.name : String(error);
     return `PostgreSQL at ${describeServer(url)} does not answer (${message})`;
-  }
-}
-
-/** A fresh, empty database on the server at `serverUrl`; `drop` removes it (ending any connection left to it). */
-export async function createBenchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `imagen_bench_${randomBytes(6).toString('hex')}`;
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  try {
-    await client.connect();
-    await client.query(statement);
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }

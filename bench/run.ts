@@ -28,7 +28,8 @@ import {
   type OverheadCase,
   type ProcessesResult,
 } from './scenarios.js';
-import { benchDatabaseServer, createBenchDatabase, describeServer, postgresProblem } from './fleet.js';
+import { createPostgresDatabase } from '../test/support/databases.js';
+import { benchDatabaseServer, describeServer, postgresProblem } from './fleet.js';
 import { median, show } from './stats.js';
 import { startNodeFlags } from '../test/e2e/botProcess.js';
 import { BenchWorld, cpuTimes, type WorldOptions } from './world.js';
@@ -264,7 +265,7 @@ async function processesRun(
     log(
       `run ${index}: ${count} process${count === 1 ? '' : 'es'} on PostgreSQL, burst of ${options.processesJobs} /imagine in ${options.burstMs} ms over ${PROCESS_GUILDS} guilds`,
     );
-    const database = await createBenchDatabase(server);
+    const database = await createPostgresDatabase(server, 'imagen_bench');
     try {
       const fleet = await withWorld(options.pollMs, options, (world) => processes(world, options, quiet), {
         processes: count,

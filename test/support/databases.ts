@@ -11,26 +11,33 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL?.trim() || undefi
 /** The engines a test runs against: SQLite always, PostgreSQL when TEST_DATABASE_URL names a server. */
 export const ENGINES: ReadonlyArray<'sqlite' | 'postgres'> = TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 
-/** A fresh, empty PostgreSQL database on the test server; `drop` removes it (and ends its connections). */
-export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  if (!TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set');
-  const name = `imagen_test_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(TEST_DATABASE_URL);
+/**
+ * A fresh, empty PostgreSQL database on `server` (default: the test server), named `<prefix>_<random>`; `drop`
+ * removes it (and ends its connections). The bench makes its databases this way too.
+ */
+export async function createPostgresDatabase(
+  server: string | undefined = TEST_DATABASE_URL,
+  prefix = 'imagen_test',
+): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!server) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await onServer(server, `CREATE DATABASE ${name}`);
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    drop: () => onServer(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
+/** Runs one statement on the PostgreSQL server at `server` (rejects when it does not answer within 5 s). */
+export async function onServer(server: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: server, connectionTimeoutMillis: 5000 });
   try {
+    await client.connect();
     await client.query(statement);
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
 
