@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config, DefaultLimits } from '../config.js';
 import { MODEL_IDS, SAFETY_TOLERANCES, type ModelId, type SafetyTolerance } from '../models/registry.js';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import type { Schema } from '../store/schema.js';
 
@@ -52,8 +52,6 @@ export class SettingsError extends Error {
 
 /** fal's default safety tolerance for Imagen. */
 const FAL_DEFAULT_TOLERANCE = 4;
-/** Any fixed 32-bit number: with the server's hashed id, PostgreSQL's advisory lock on one server's settings. */
-const SETTINGS_LOCK = 726_202_404;
 
 export class GuildSettingsStore {
   readonly #config: Config;
@@ -135,9 +133,7 @@ export class GuildSettingsStore {
     // Read, merge and write in one transaction, one change of a server at a time (in PostgreSQL, across
     // processes too): two admins saving different settings at once both keep theirs.
     return this.#database.db.transaction().execute(async (trx) => {
-      if (this.#database.engine === 'postgres') {
-        await sql`SELECT pg_advisory_xact_lock(${SETTINGS_LOCK}, hashtext(${guildId}))`.execute(trx);
-      }
+      await this.#database.serialize(trx, 'guildSettings', guildId);
       const merged = GuildSettingsSchema.safeParse({ ...(await this.get(guildId, trx)), ...patch });
       if (!merged.success) {
         const issue = merged.error.issues[0];

@@ -11,6 +11,13 @@ export { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
+/** The transactions that go one at a time across processes ({@link Database.serialize}), each its own lock. */
+export const LOCKS = { migration: 1, admission: 2, dispatch: 3, guildSettings: 4 } as const;
+export type Lock = keyof typeof LOCKS;
+
+/** Any fixed number: with a {@link LOCKS} entry, the bot's advisory locks among others on the same server. */
+const LOCK_SPACE = 7_262_024;
+
 /**
  * The bot's database, whichever engine holds it: every store queries `db` the same way. `notify` wakes every
  * process on the database (`onWake`), for what another process must act on soon (a freed fal slot, a cancel):
@@ -21,6 +28,12 @@ export interface Database {
   readonly engine: Engine;
   /** Rejects when the database does not answer. */
   ping(): Promise<void>;
+  /**
+   * Makes the rest of transaction `trx` the only one, in any process, that holds `lock` (for `key`, e.g. one
+   * server): PostgreSQL's advisory lock. SQLite needs nothing: one process, whose transactions Kysely runs on
+   * one connection, one at a time.
+   */
+  serialize(trx: Kysely<Schema>, lock: Lock, key?: string): Promise<void>;
   notify(): Promise<void>;
   onWake(listener: () => void): void;
   close(): Promise<void>;
@@ -69,6 +82,7 @@ export function openSqlite(path: string): Database {
     async ping() {
       await sql`SELECT 1`.execute(db);
     },
+    async serialize() {},
     async notify() {},
     onWake() {},
     async close() {
@@ -123,8 +137,6 @@ const CONNECTION_OPTIONS = {
   query_timeout: 30_000,
   keepAlive: true,
 } as const;
-/** Any fixed 64-bit number: the advisory lock that lets one process at a time migrate the schema. */
-const MIGRATION_LOCK = 7_262_024_001;
 const OID_INT8 = 20;
 const OID_NUMERIC = 1700;
 
@@ -205,6 +217,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     async ping() {
       await sql`SELECT 1`.execute(db);
     },
+    serialize: advisoryLock,
     async notify() {
       await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(db);
     },
@@ -219,9 +232,14 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   };
 }
 
+/** PostgreSQL's transaction-level advisory lock: held until `trx` commits or rolls back. */
+async function advisoryLock(trx: Kysely<Schema>, lock: Lock, key = ''): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(${LOCK_SPACE + LOCKS[lock]}, hashtext(${key}))`.execute(trx);
+}
+
 async function migratePostgres(db: Kysely<Schema>): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
+    await advisoryLock(trx, 'migration');
     await sql`CREATE TABLE IF NOT EXISTS imagen_schema (version INTEGER NOT NULL)`.execute(trx);
     const { rows } = await sql<{ version: number }>`SELECT version FROM imagen_schema`.execute(trx);
     const applied = rows[0]?.version ?? 0;

@@ -65,9 +65,6 @@ export interface Claimant {
 type Db = Kysely<Schema>;
 type Generations = ExpressionBuilder<Schema, 'generations'>;
 
-/** Any fixed 64-bit number: PostgreSQL's advisory lock that makes admissions one at a time across processes. */
-const ADMISSION_LOCK = 7_262_024_002;
-
 /** A server's rows (`guild_id = ?`, or DMs: `guild_id IS NULL`). */
 export function inGuild(guildId: string | null) {
   return (eb: Generations) => (guildId === null ? eb('guild_id', 'is', null) : eb('guild_id', '=', guildId));
@@ -124,8 +121,8 @@ export class GenerationStore {
 
   /**
    * Inserts a generation only if `decide`, given the usage so far, returns no refusal. The read and the insert
-   * are one transaction, and in PostgreSQL admissions take one advisory lock, so parallel requests (from any
-   * number of processes) cannot slip past a limit together.
+   * are one transaction, and admissions go one at a time across processes (`Database.serialize`), so parallel
+   * requests (from any number of processes) cannot slip past a limit together.
    */
   async createIfAllowed<R>(
     generation: NewGeneration,
@@ -133,7 +130,7 @@ export class GenerationStore {
     decide: (usage: UsageSnapshot) => R | undefined,
   ): Promise<{ ok: true; generation: Generation } | { ok: false; refusal: R }> {
     return this.#db.transaction().execute(async (trx) => {
-      if (this.#database.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})`.execute(trx);
+      await this.#database.serialize(trx, 'admission');
       const refusal = decide(await this.usage(generation.guildId, generation.requesterId, dayStart, trx));
       if (refusal !== undefined) return { ok: false as const, refusal };
       return { ok: true as const, generation: await this.create(generation, trx) };

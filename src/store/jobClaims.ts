@@ -29,8 +29,6 @@ export interface Renewal {
 const UNFINISHED = [...UNFINISHED_STATUSES];
 /** Sent to fal and not yet finished: what FAL_CONCURRENCY counts, across every process. */
 const DISPATCHED = UNFINISHED.filter((status) => status !== 'waiting');
-/** Any fixed 64-bit number: PostgreSQL's advisory lock that makes dispatch decisions one at a time. */
-const DISPATCH_LOCK = 7_262_024_003;
 
 /**
  * Which bot process works which job, kept in the database so that every process on it shares one fal
@@ -77,7 +75,7 @@ export class JobClaims {
     const none = { claimed: [], othersDue: false };
     if (candidates.size === 0) return none;
     return this.#database.db.transaction().execute(async (trx) => {
-      if (this.#database.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK})`.execute(trx);
+      await this.#database.serialize(trx, 'dispatch');
       const running = await trx
         .selectFrom('generations')
         .select(sql<number>`COUNT(*)`.as('count'))
