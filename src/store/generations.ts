@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { UNFINISHED_STATUSES, parseGenerationRow, type FailureKind, type Generation } from './generationRow.js';
 import type { Schema } from './schema.js';
@@ -72,6 +72,20 @@ export function inGuild(guildId: string | null) {
 
 const UNFINISHED = [...UNFINISHED_STATUSES];
 
+/** A server's totals since `since` (what /imagine-usage shows, and what its limits are checked against). */
+function guildSince(db: Db, guildId: string | null, since: number) {
+  return db
+    .selectFrom('generations')
+    .select([
+      sql<number>`COALESCE(SUM(quota_images), 0)`.as('quotaImages'),
+      sql<number>`COALESCE(SUM(cost_usd), 0)`.as('costUsd'),
+      sql<number>`COUNT(*)`.as('jobs'),
+      sql<number>`COALESCE(SUM(image_count), 0)`.as('images'),
+    ])
+    .where(inGuild(guildId))
+    .where('created_at', '>=', since);
+}
+
 /**
  * The generations table, and what hangs off it (delivered parts, result images). Every state change is one
  * statement, so a crash leaves a consistent row. The same queries run on SQLite and PostgreSQL.
@@ -88,7 +102,7 @@ export class GenerationStore {
   }
 
   /** Saves a new job, waiting in the bot's queue and held by this process. */
-  async create(generation: NewGeneration, db: Db | Transaction<Schema> = this.#db): Promise<Generation> {
+  async create(generation: NewGeneration, db: Db = this.#db): Promise<Generation> {
     const row = await db
       .insertInto('generations')
       .values({
@@ -142,7 +156,7 @@ export class GenerationStore {
     guildId: string | null,
     requesterId: string,
     dayStart: number,
-    db: Db | Transaction<Schema> = this.#db,
+    db: Db = this.#db,
   ): Promise<UsageSnapshot> {
     // One statement (one round trip inside the admission lock): the member's, the server's and the bot's usage.
     const member = db
@@ -154,14 +168,7 @@ export class GenerationStore {
       ])
       .where(inGuild(guildId))
       .where('requester_id', '=', requesterId);
-    const guild = db
-      .selectFrom('generations')
-      .select([
-        sql<number>`COALESCE(SUM(quota_images), 0)`.as('images'),
-        sql<number>`COALESCE(SUM(cost_usd), 0)`.as('cost'),
-      ])
-      .where(inGuild(guildId))
-      .where('created_at', '>=', dayStart);
+    const guild = guildSince(db, guildId, dayStart);
     const everyone = db
       .selectFrom('generations')
       .select(sql<number>`COALESCE(SUM(cost_usd), 0)`.as('cost'))
@@ -172,8 +179,8 @@ export class GenerationStore {
         'm.active',
         'm.last',
         'm.images as memberImages',
-        'g.images as guildImages',
-        'g.cost as guildCost',
+        'g.quotaImages as guildImages',
+        'g.costUsd as guildCost',
         'e.cost as globalCost',
       ])
       .executeTakeFirst();
@@ -188,25 +195,11 @@ export class GenerationStore {
   }
 
   /** A server's totals since `since`: jobs, images delivered, images counted against quotas, spend. */
-  guildTotals(
+  async guildTotals(
     guildId: string | null,
     since: number,
   ): Promise<{ jobs: number; images: number; quotaImages: number; costUsd: number }> {
-    return this.#guildTotals(this.#db, guildId, since);
-  }
-
-  async #guildTotals(db: Db | Transaction<Schema>, guildId: string | null, since: number) {
-    const row = await db
-      .selectFrom('generations')
-      .select([
-        sql<number>`COALESCE(SUM(quota_images), 0)`.as('quotaImages'),
-        sql<number>`COALESCE(SUM(cost_usd), 0)`.as('costUsd'),
-        sql<number>`COUNT(*)`.as('jobs'),
-        sql<number>`COALESCE(SUM(image_count), 0)`.as('images'),
-      ])
-      .where(inGuild(guildId))
-      .where('created_at', '>=', since)
-      .executeTakeFirst();
+    const row = await guildSince(this.#db, guildId, since).executeTakeFirst();
     return {
       jobs: row?.jobs ?? 0,
       images: row?.images ?? 0,
@@ -268,9 +261,8 @@ export class GenerationStore {
 
   /**
    * Final states erase the interaction token (it is only kept while the job needs it) and the lease (the owner
-   * stays: who finished it). Usage and
-   * cost are settled here: `imageCount` images delivered (the member's quota), `costUsd` for the images fal
-   * returned (its bill).
+   * stays: who finished it). Usage and cost are settled here: `imageCount` images delivered (the member's quota),
+   * `costUsd` for the images fal returned (its bill).
    */
   async markDone(id: number, messageId: string | null, imageCount: number, costUsd: number, at: number): Promise<void> {
     await this.#db
