@@ -114,7 +114,6 @@ export async function createBot(
   const generations = new GenerationService({
     store,
     claims,
-    heartbeatMs: Math.min(5000, config.jobLeaseMs / 3),
     fal,
     logger,
     target: replyTarget,

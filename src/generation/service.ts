@@ -19,8 +19,6 @@ export interface GenerationServiceOptions {
   readonly store: GenerationStore;
   /** Which process works which job, and the shared queue's turns (the database's side of the scheduler). */
   readonly claims: JobClaims;
-  /** How often this process renews its jobs' leases and looks for jobs a dead process left (default 5000). */
-  readonly heartbeatMs?: number;
   readonly fal: FalClient;
   readonly logger: Logger;
   /** Where every job's progress and result go. */
@@ -48,7 +46,8 @@ export interface GenerationServiceOptions {
 }
 
 const DEFAULT_DELIVERY_CONCURRENCY = 2;
-const DEFAULT_HEARTBEAT_MS = 5000;
+/** How often, at most, this process renews its leases and looks for jobs a dead process left. */
+const HEARTBEAT_MS = 5000;
 
 /**
  * What commands talk to: admits a member's request against every limit (saving it in the same transaction),
@@ -202,15 +201,16 @@ export class GenerationService {
   }
 
   /**
-   * Takes charge of the jobs no live process holds, then keeps this process's claims: every `heartbeatMs` (and
-   * whenever another process wakes it) it renews its leases, carries out cancels asked elsewhere, adopts what a
+   * Takes charge of the jobs no live process holds, then keeps this process's claims: every 5 s, or a third of a
+   * lease if shorter (and whenever another process wakes it), it renews its leases, carries out cancels asked elsewhere, adopts what a
    * dead process left and fills free fal slots. With SQLite this process adopts every unfinished job at once (a
    * SQLite file has one process); with PostgreSQL, those whose lease ran out. Returns how many it adopted first.
    */
   async run(): Promise<number> {
     const adopted = await this.#adopt(this.#options.claims.solo);
     this.#options.claims.onWake(() => void this.#tick());
-    this.#heartbeat = setInterval(() => void this.#tick(), this.#options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    const every = Math.min(HEARTBEAT_MS, this.#options.claims.leaseMs / 3);
+    this.#heartbeat = setInterval(() => void this.#tick(), every);
     this.#heartbeat.unref();
     return adopted;
   }

@@ -45,8 +45,9 @@ export class JobClaims {
     this.#claimant = claimant;
   }
 
-  get owner(): string {
-    return this.#claimant.owner;
+  /** How long a hold on a job lasts unrenewed. */
+  get leaseMs(): number {
+    return this.#claimant.leaseMs;
   }
 
   /** True on SQLite: one process has the file, so whatever is unfinished there is this process's. */
