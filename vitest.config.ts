@@ -16,7 +16,7 @@ export default defineConfig({
   test: {
     // The e2e suites each start loopback servers and a bot; on a 2-core machine a few at a time is plenty.
     maxWorkers: 2,
-    globalSetup: ['test/support/postgresNotice.ts'],
+    globalSetup: ['test/support/build.ts', 'test/support/postgresNotice.ts'],
     projects: [
       { test: { ...shared, name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['test/multiprocess/**'] } },
       ...(postgres

@@ -1,10 +1,10 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { ApplicationCommandOptionType as T } from 'discord.js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { BotProcess, MAIN } from './botProcess.js';
 import type { RecordedRequest } from '../fakes/discord.js';
 import {
@@ -20,14 +20,9 @@ import {
 
 /**
  * The real entry point (`node dist/src/main.js`, what `npm start` runs) as a child process, killed and
- * restarted on the same database: nothing a member asked for may be lost or posted twice.
+ * restarted on the same database: nothing a member asked for may be lost or posted twice. dist/ is built once for
+ * the whole run (test/support/build.ts).
  */
-beforeAll(() => {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-    stdio: 'inherit',
-  });
-}, 120_000);
-
 let fakes: Fakes | undefined;
 const bots: BotProcess[] = [];
 afterEach(async () => {

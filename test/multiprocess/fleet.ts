@@ -1,15 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { ApplicationCommandOptionType as T } from 'discord.js';
 import { BotProcess } from '../e2e/botProcess.js';
 import { isFinalEdit, type Fakes } from '../e2e/world.js';
 import { guildOnShard, type FakeUser } from '../fakes/discord.js';
-
-/** Builds dist/ once per test file: the processes run the compiled entry point, as `npm start` does. */
-export function buildOnce(): void {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-    stdio: 'inherit',
-  });
-}
 
 /**
  * Bot processes on one database, each running one shard of `count`, as several machines would (SHARDS and

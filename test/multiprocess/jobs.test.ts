@@ -1,15 +1,13 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { assertNoSecrets, isCallback, isFinalEdit, readRow, startFakes, type Fakes } from '../e2e/world.js';
 import { DEFAULT_USER } from '../fakes/discord.js';
-import { Fleet, buildOnce } from './fleet.js';
+import { Fleet } from './fleet.js';
 
 /**
  * Several bot processes on one PostgreSQL database, each a shard of the gateway, with the loopback fakes: the fal
  * concurrency cap, the limits and the jobs themselves belong to the deployment, not to a process. Runs in the
  * `postgres` project only (vitest.config.ts): SQLite has one process.
  */
-beforeAll(buildOnce, 120_000);
-
 let fakes: Fakes | undefined;
 let fleet: Fleet | undefined;
 afterEach(async () => {

@@ -2,17 +2,14 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ApplicationCommandOptionType as T } from 'discord.js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { BotProcess } from '../e2e/botProcess.js';
 import { isFinalEdit, readRow, startFakes, type Fakes } from '../e2e/world.js';
-import { buildOnce } from './fleet.js';
 
 /**
  * `npm run migrate-to-postgres` as an operator runs it: a bot on SQLite makes a result, the script copies the file
  * into PostgreSQL, and a bot on PostgreSQL rerolls that old result from its button. Runs in the `postgres` project.
  */
-beforeAll(buildOnce, 120_000);
-
 const SCRIPT = fileURLToPath(new URL('../../dist/src/migrate-to-postgres.js', import.meta.url));
 
 let fakes: Fakes | undefined;

@@ -1,17 +1,14 @@
 import { ApplicationCommandOptionType as T } from 'discord.js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { BotProcess } from '../e2e/botProcess.js';
 import { assertNoSecrets, isCallback, isFinalEdit, startFakes, type Fakes } from '../e2e/world.js';
 import { guildOnShard, type InteractionPayload } from '../fakes/discord.js';
-import { buildOnce } from './fleet.js';
 
 /**
  * `npm start` with SHARD_COUNT: one manager process (discord.js's ShardingManager) starting a bot process per
  * shard, against the loopback fakes, which route each guild's interactions to its shard's session as Discord does.
  * Runs in the `postgres` project only (vitest.config.ts): shards share the database.
  */
-beforeAll(buildOnce, 120_000);
-
 let fakes: Fakes | undefined;
 const processes: BotProcess[] = [];
 afterEach(async () => {
